@@ -1,0 +1,247 @@
+/* See options.h. Every flag is checked here, so that a typo is a clear
+ * message at start and never a surprise at the first request. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../model/quantity.h"
+#include "version.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/hugepaged"
+#define DEFAULT_MAX_BODY (64 * 1024)
+#define MAX_MAX_BODY (1024 * 1024)
+
+static void usage(FILE *f)
+{
+        fputs("Usage: hugepaged [serve] [OPTIONS]\n"
+              "\n"
+              "Serves the node's hugepage setup over HTTPS: see, check and apply pools per size\n"
+              "and NUMA node, the default size and transparent hugepages.\n"
+              "\n"
+              "Options:\n"
+              "  --listen HOST:PORT       address to serve on (default 127.0.0.1:8443;\n"
+              "                           [::1]:8443 for IPv6; port 0 picks a free port)\n"
+              "  --state-dir DIR          where the config, certificate and token live\n"
+              "                           (default " DEFAULT_STATE_DIR ")\n"
+              "  --sysfs-root DIR         the sysfs tree to read and write (default /sys)\n"
+              "  --procfs-root DIR        the procfs tree to read (default /proc)\n"
+              "  --tls-cert FILE          PEM certificate (default: a self-signed one made\n"
+              "                           in the state directory on first start)\n"
+              "  --tls-key FILE           PEM private key for --tls-cert\n"
+              "  --token-file FILE        bearer tokens, one per line: TOKEN [NAME [ROLE]],\n"
+              "                           ROLE admin or read; a bare token is an admin\n"
+              "                           (default: a random admin token made in the state\n"
+              "                           directory, file \"token\")\n"
+              "  --host-reserve SIZE|N%   memory that must stay for the host, e.g. 8Gi or 15%\n"
+              "                           (default: the larger of 1Gi and 10% of MemTotal)\n"
+              "  --anonymous-read         allow reads (GET, POST /validate) without a token\n"
+              "  --max-body BYTES         largest request body accepted (default 65536)\n"
+              "  --node-name NAME         name reported in /status (default $NODE_NAME,\n"
+              "                           else the host name)\n"
+              "  --base-page-size SIZE    base page size of the machine the sysfs tree\n"
+              "                           describes (default: this machine's)\n"
+              "  -h, --help               show this help\n"
+              "  --version                show the version\n",
+              f);
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "hugepaged: ");
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "\nTry 'hugepaged --help'.\n");
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int parse_listen(const char *arg, struct options *o)
+{
+        const char *host, *port;
+        size_t hlen;
+        if (arg[0] == '[') {
+                const char *end = strchr(arg, ']');
+                if (!end || end[1] != ':')
+                        return fail("--listen: expected [IPV6]:PORT, got '%s'", arg);
+                host = arg + 1;
+                hlen = (size_t) (end - host);
+                port = end + 2;
+        } else {
+                const char *colon = strrchr(arg, ':');
+                if (!colon || strchr(arg, ':') != colon)
+                        return fail("--listen: expected HOST:PORT (IPv6 in brackets), got '%s'", arg);
+                host = arg;
+                hlen = (size_t) (colon - arg);
+                port = colon + 1;
+        }
+        if (hlen == 0 || hlen >= sizeof(o->listen_host))
+                return fail("--listen: missing or overlong host in '%s'", arg);
+        char *end;
+        errno = 0;
+        unsigned long p = strtoul(port, &end, 10);
+        if (!*port || *end || errno || p > 65535 || port[0] == '-' || port[0] == '+' || port[0] == ' ')
+                return fail("--listen: '%s' is not a port number (0-65535)", port);
+        memcpy(o->listen_host, host, hlen);
+        o->listen_host[hlen] = '\0';
+        snprintf(o->listen_port, sizeof(o->listen_port), "%lu", p);
+        return 0;
+}
+
+static int parse_reserve(const char *arg, struct options *o)
+{
+        size_t n = strlen(arg);
+        if (n > 1 && arg[n - 1] == '%') {
+                char *end;
+                errno = 0;
+                unsigned long pct = strtoul(arg, &end, 10);
+                if (arg[0] < '0' || arg[0] > '9' || end != arg + n - 1 || errno || pct > 90)
+                        return fail("--host-reserve: '%s' is not a percentage from 0%% to 90%%", arg);
+                o->reserve = (struct validate_opts) { .reserve_kb = 0, .reserve_percent = (unsigned) pct };
+                return 0;
+        }
+        uint64_t bytes;
+        if (quantity_parse(arg, &bytes) < 0)
+                return fail("--host-reserve: '%s' is neither a size (8Gi) nor a percentage (15%%)", arg);
+        o->reserve = (struct validate_opts) { .reserve_kb = bytes / 1024, .reserve_percent = 0 };
+        return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o)
+{
+        enum {
+                OPT_LISTEN = 256,
+                OPT_STATE_DIR,
+                OPT_SYSFS_ROOT,
+                OPT_PROCFS_ROOT,
+                OPT_TLS_CERT,
+                OPT_TLS_KEY,
+                OPT_TOKEN_FILE,
+                OPT_HOST_RESERVE,
+                OPT_ANON_READ,
+                OPT_MAX_BODY,
+                OPT_NODE_NAME,
+                OPT_BASE_PAGE,
+                OPT_VERSION,
+        };
+        static const struct option longopts[] = {
+                { "listen", required_argument, NULL, OPT_LISTEN },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT },
+                { "procfs-root", required_argument, NULL, OPT_PROCFS_ROOT },
+                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+                { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+                { "host-reserve", required_argument, NULL, OPT_HOST_RESERVE },
+                { "anonymous-read", no_argument, NULL, OPT_ANON_READ },
+                { "max-body", required_argument, NULL, OPT_MAX_BODY },
+                { "node-name", required_argument, NULL, OPT_NODE_NAME },
+                { "base-page-size", required_argument, NULL, OPT_BASE_PAGE },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+
+        *o = (struct options) {
+                .command = "serve",
+                .listen_host = "127.0.0.1",
+                .listen_port = "8443",
+                .state_dir = DEFAULT_STATE_DIR,
+                .sysfs_root = "/sys",
+                .procfs_root = "/proc",
+                .reserve = { .reserve_kb = 1024 * 1024, .reserve_percent = 10 },
+                .max_body = DEFAULT_MAX_BODY,
+        };
+
+        /* A leading command word, as in "hugepaged serve --listen …". */
+        int first = 1;
+        if (argc > 1 && argv[1][0] != '-') {
+                if (strcmp(argv[1], "serve") != 0)
+                        return fail("unknown command '%s' (the only command is 'serve')", argv[1]);
+                first = 2;
+        }
+        optind = first;
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) >= 0) {
+                int r = 0;
+                switch (c) {
+                case OPT_LISTEN:
+                        r = parse_listen(optarg, o);
+                        break;
+                case OPT_STATE_DIR:
+                        o->state_dir = optarg;
+                        break;
+                case OPT_SYSFS_ROOT:
+                        o->sysfs_root = optarg;
+                        break;
+                case OPT_PROCFS_ROOT:
+                        o->procfs_root = optarg;
+                        break;
+                case OPT_TLS_CERT:
+                        o->tls_cert = optarg;
+                        break;
+                case OPT_TLS_KEY:
+                        o->tls_key = optarg;
+                        break;
+                case OPT_TOKEN_FILE:
+                        o->token_file = optarg;
+                        break;
+                case OPT_HOST_RESERVE:
+                        r = parse_reserve(optarg, o);
+                        break;
+                case OPT_ANON_READ:
+                        o->anonymous_read = true;
+                        break;
+                case OPT_MAX_BODY: {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v < 1024 || v > MAX_MAX_BODY)
+                                r = fail("--max-body: '%s' is not a byte count from 1024 to 1048576", optarg);
+                        else
+                                o->max_body = v;
+                        break;
+                }
+                case OPT_NODE_NAME:
+                        if (!*optarg || strlen(optarg) > 253)
+                                r = fail("--node-name: '%s' must be 1 to 253 characters", optarg);
+                        o->node_name = optarg;
+                        break;
+                case OPT_BASE_PAGE: {
+                        uint64_t b;
+                        if (quantity_parse(optarg, &b) < 0 || b < 4096 || (b & (b - 1)) != 0)
+                                r = fail("--base-page-size: '%s' is not a power-of-two size of at least 4Ki", optarg);
+                        else
+                                o->base_page_kb = b / 1024;
+                        break;
+                }
+                case 'h':
+                        usage(stdout);
+                        return 1;
+                case OPT_VERSION:
+                        printf("hugepaged %s\n", HUGEPAGED_VERSION);
+                        return 1;
+                case ':':
+                        return fail("option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return fail("unknown option '%s'", argv[optind - 1]);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (optind < argc)
+                return fail("unexpected argument '%s'", argv[optind]);
+        if (!o->tls_cert != !o->tls_key)
+                return fail("--tls-cert and --tls-key go together");
+        if (!*o->state_dir || !*o->sysfs_root || !*o->procfs_root)
+                return fail("directory options must not be empty");
+        return 0;
+}

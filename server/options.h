@@ -1,0 +1,30 @@
+/* The command line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../model/validate.h"
+
+struct options {
+        const char *command;     /* "serve" */
+        char listen_host[256];   /* "127.0.0.1", "::1", "localhost" */
+        char listen_port[8];     /* "8443"; "0" picks a free port */
+        const char *state_dir;
+        const char *sysfs_root;
+        const char *procfs_root;
+        const char *tls_cert;
+        const char *tls_key;
+        const char *token_file;
+        struct validate_opts reserve;
+        bool anonymous_read;
+        size_t max_body;
+        const char *node_name;
+        uint64_t base_page_kb; /* 0: this machine's */
+};
+
+/* Parses argv into *ret. Returns 0 to go on, 1 when the program should exit
+ * successfully (after --help or --version), or -EINVAL after printing what
+ * was wrong to stderr. */
+int options_parse(int argc, char **argv, struct options *ret);

@@ -1,0 +1,42 @@
+/* See router.h. */
+#include "router.h"
+
+#include <string.h>
+
+static const struct route routes[] = {
+        { "/sizes", "GET", handle_sizes, ACCESS_READ, false },
+        { "/status", "GET", handle_status, ACCESS_READ, false },
+        { "/validate", "POST", handle_validate, ACCESS_READ, true },
+        { "/config", "PUT", handle_config_put, ACCESS_ADMIN, true },
+        { "/healthz", "GET", handle_healthz, ACCESS_OPEN, false },
+        { "/openapi.json", "GET", handle_openapi, ACCESS_OPEN, false },
+};
+
+/* The Allow header of each path, in the order of the routes above. */
+static const struct {
+        const char *path;
+        const char *allow;
+} allows[] = {
+        { "/sizes", "GET, HEAD" },  { "/status", "GET, HEAD" },  { "/validate", "POST" },
+        { "/config", "PUT" },       { "/healthz", "GET, HEAD" }, { "/openapi.json", "GET, HEAD" },
+};
+
+enum router_match router_find(const char *method, const char *path, const struct route **ret_route,
+                              const char **ret_allow)
+{
+        const char *allow = NULL;
+        for (size_t i = 0; i < sizeof(allows) / sizeof(allows[0]); i++)
+                if (strcmp(allows[i].path, path) == 0)
+                        allow = allows[i].allow;
+        if (!allow)
+                return ROUTE_NO_PATH;
+        *ret_allow = allow;
+
+        const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+                if (strcmp(routes[i].path, path) == 0 && strcmp(routes[i].method, m) == 0) {
+                        *ret_route = &routes[i];
+                        return ROUTE_FOUND;
+                }
+        return ROUTE_NO_METHOD;
+}

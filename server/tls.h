@@ -1,0 +1,24 @@
+/* The TLS certificate and key the HTTPS listener serves. TLS itself is
+ * libmicrohttpd's (GnuTLS); OpenSSL makes a self-signed certificate on first
+ * start and checks configured ones, so that a wrong file is a clear message
+ * at start rather than a failed handshake later. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "../model/errbuf.h"
+
+struct tls_material {
+        char *cert_pem; /* owned, NUL-terminated */
+        char *key_pem;  /* owned, NUL-terminated */
+        char cert_path[4096];
+        bool created; /* made on this start */
+};
+
+/* With cert_file and key_file, loads and checks them (parse, key matches
+ * certificate, validity period). Without, uses state_dir/tls.crt and
+ * tls.key, creating them (EC P-256, SAN for host_name, localhost, 127.0.0.1
+ * and ::1, valid ten years, key mode 0600) when neither exists. */
+int tls_load(const char *cert_file, const char *key_file, const char *state_dir, const char *host_name,
+             struct tls_material *ret, struct errbuf *err);
+void tls_release(struct tls_material *t);
