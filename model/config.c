@@ -202,8 +202,9 @@ static int parse_pool(const char *key, const json_t *v, const char *ptr, struct 
                 }
                 bad |= r < 0;
         }
-        if (!bad && !p.has_count && !p.has_nodes) {
-                r = findings_add(errors, ptr, "empty_pool", "a pool needs \"count\" or \"nodes\"") ?: -EINVAL;
+        if (!bad && !p.has_count && (!p.has_nodes || p.n_nodes == 0)) {
+                r = findings_add(errors, ptr, "empty_pool",
+                                 "a pool needs \"count\" or at least one node in \"nodes\"") ?: -EINVAL;
                 bad = 1;
                 if (r == -ENOMEM) {
                         pool_release(&p);

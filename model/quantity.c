@@ -43,7 +43,8 @@ int quantity_parse(const char *s, uint64_t *ret_bytes)
         const char *p = s;
         for (; *p; p++) {
                 if (*p >= '0' && *p <= '9') {
-                        if (++digits > 30)
+                        /* Leading zeros carry no value and are not counted. */
+                        if ((num != 0 || *p != '0') && ++digits > 30)
                                 return -ERANGE;
                         num = num * 10 + (u128) (*p - '0');
                         if (seen_dot)

@@ -12,7 +12,7 @@
 
 /* Parses s. Returns 0, -EINVAL when s is not a quantity (empty, sign,
  * spaces, unknown suffix, more than one dot), -EDOM when it is not a whole
- * number of bytes ("0.5Ki", "1m"), -ERANGE when it does not fit 64 bits. */
+ * number of bytes ("0.001Ki", "1m"), -ERANGE when it does not fit 64 bits. */
 int quantity_parse(const char *s, uint64_t *ret_bytes);
 
 /* Writes the canonical form: the largest binary suffix that divides bytes

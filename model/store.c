@@ -24,6 +24,9 @@ static int mkdir_p(const char *dir, mode_t mode)
         if (strlen(dir) >= sizeof(buf))
                 return -ENAMETOOLONG;
         strcpy(buf, dir);
+        /* "state/" would otherwise create "state" with the parents' mode. */
+        for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
+                buf[n - 1] = '\0';
         for (char *p = buf + 1; *p; p++) {
                 if (*p != '/')
                         continue;

@@ -43,6 +43,9 @@ int thp_parse(const char *text, struct thp_setting *ret)
                         s.active = (int) s.n_choices;
                 } else if (*p == ']' || *p == '[')
                         return -EINVAL;
+                /* Words are separated by blanks: "[mad]vise" is not two. */
+                if (*p && *p != ' ' && *p != '\n')
+                        return -EINVAL;
                 memcpy(s.choices[s.n_choices], start, len);
                 s.choices[s.n_choices][len] = '\0';
                 s.n_choices++;

@@ -45,7 +45,8 @@ static void check_parse(const char *s, int want_r, uint64_t want_bytes)
         if (r == 0 && got != want_bytes)
                 fail_msg("quantity_parse(\"%s\") gave %" PRIu64 ", expected %" PRIu64, s, got, want_bytes);
         if (r < 0 && got != UNTOUCHED)
-                fail_msg("quantity_parse(\"%s\") failed with %d but wrote %" PRIu64 " to ret_bytes", s, r, got);
+                fail_msg("quantity_parse(\"%s\") failed with %d but wrote %" PRIu64 " to ret_bytes", s, r,
+                         got);
 }
 
 static void check_format(uint64_t bytes, const char *want)
@@ -144,8 +145,8 @@ static void test_invalid(void **state)
 {
         (void) state;
         static const char *const bad[] = {
-                "",     "-2Mi", "+2Mi", " 2Mi", "2Mi ", "2 Mi", "2mi", "2Mb", "2MiB", "2KI", "2K",
-                "1.2.3", ".",   "Mi",   "Ki",   "e6",   "2..0", "0x10", "2Mi2", "2\n",  "2Gii", "2ki",
+                "",      "-2Mi", "+2Mi", " 2Mi", "2Mi ", "2 Mi", "2mi",  "2Mb",  "2MiB", "2KI",  "2K",
+                "1.2.3", ".",    "Mi",   "Ki",   "e6",   "2..0", "0x10", "2Mi2", "2\n",  "2Gii", "2ki",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 check_parse(bad[i], -EINVAL, 0);
@@ -165,6 +166,9 @@ static void test_out_of_range(void **state)
 {
         (void) state;
         check_parse("16Ei", -ERANGE, 0);
+        /* Leading zeros are not significant digits. */
+        check_parse("00000000000000000000000000000000002Mi", 0, 2097152);
+        check_parse("1234567890123456789012345678901", -ERANGE, 0);
         check_parse("18446744073709551616", -ERANGE, 0);
         check_parse("99999999999999999999", -ERANGE, 0);
         check_parse("20E", -ERANGE, 0);
@@ -200,16 +204,16 @@ static void test_round_trip(void **state)
 {
         (void) state;
         for (unsigned shift = 10; shift <= 62; shift++) {
-                uint64_t values[] = { UINT64_C(1) << shift, UINT64_C(3) << (shift - 1), (UINT64_C(1) << shift) + 1024,
-                                      (UINT64_C(1) << shift) - 1 };
+                uint64_t values[] = { UINT64_C(1) << shift, UINT64_C(3) << (shift - 1),
+                                      (UINT64_C(1) << shift) + 1024, (UINT64_C(1) << shift) - 1 };
                 for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
                         char buf[QUANTITY_MAX];
                         uint64_t back = UNTOUCHED;
                         quantity_format(values[i], buf);
                         int r = quantity_parse(buf, &back);
                         if (r != 0 || back != values[i])
-                                fail_msg("%" PRIu64 " formats as \"%s\", which parses as %d, %" PRIu64, values[i], buf,
-                                         r, back);
+                                fail_msg("%" PRIu64 " formats as \"%s\", which parses as %d, %" PRIu64,
+                                         values[i], buf, r, back);
                 }
         }
 }
@@ -217,11 +221,11 @@ static void test_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_binary_suffixes),  cmocka_unit_test(test_plain_and_decimal_suffixes),
-                cmocka_unit_test(test_fractions),        cmocka_unit_test(test_decimal_exponent),
-                cmocka_unit_test(test_submultiples),     cmocka_unit_test(test_not_whole_bytes),
-                cmocka_unit_test(test_invalid),          cmocka_unit_test(test_out_of_range),
-                cmocka_unit_test(test_format),           cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_binary_suffixes), cmocka_unit_test(test_plain_and_decimal_suffixes),
+                cmocka_unit_test(test_fractions),       cmocka_unit_test(test_decimal_exponent),
+                cmocka_unit_test(test_submultiples),    cmocka_unit_test(test_not_whole_bytes),
+                cmocka_unit_test(test_invalid),         cmocka_unit_test(test_out_of_range),
+                cmocka_unit_test(test_format),          cmocka_unit_test(test_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,27 +55,29 @@ static void test_parse_kernel_formats(void **state)
         struct thp_setting s;
 
         assert_int_equal(thp_parse("always [madvise] never\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "madvise", "never" }, 3, 1);
+        check_setting(&s, (const char *const[]){ "always", "madvise", "never" }, 3, 1);
 
         assert_int_equal(thp_parse("always defer defer+madvise [madvise] never\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "defer", "defer+madvise", "madvise", "never" }, 5, 3);
+        check_setting(&s, (const char *const[]){ "always", "defer", "defer+madvise", "madvise", "never" }, 5,
+                      3);
 
         assert_int_equal(thp_parse("always within_size advise [never] deny force\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "within_size", "advise", "never", "deny", "force" }, 6,
+        check_setting(&s,
+                      (const char *const[]){ "always", "within_size", "advise", "never", "deny", "force" }, 6,
                       3);
 
         /* mTHP: hugepages-<N>kB/enabled, active word first and last. */
         assert_int_equal(thp_parse("[always] inherit madvise never\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "inherit", "madvise", "never" }, 4, 0);
+        check_setting(&s, (const char *const[]){ "always", "inherit", "madvise", "never" }, 4, 0);
 
         assert_int_equal(thp_parse("always inherit madvise [never]\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "inherit", "madvise", "never" }, 4, 3);
+        check_setting(&s, (const char *const[]){ "always", "inherit", "madvise", "never" }, 4, 3);
 
         /* Without the trailing newline, and a single choice. */
         assert_int_equal(thp_parse("always [madvise] never", &s), 0);
-        check_setting(&s, (const char *const[]) { "always", "madvise", "never" }, 3, 1);
+        check_setting(&s, (const char *const[]){ "always", "madvise", "never" }, 3, 1);
         assert_int_equal(thp_parse("[never]\n", &s), 0);
-        check_setting(&s, (const char *const[]) { "never" }, 1, 0);
+        check_setting(&s, (const char *const[]){ "never" }, 1, 0);
 }
 
 static void test_parse_rejects(void **state)
@@ -92,7 +94,7 @@ static void test_parse_rejects(void **state)
         check_rejected("[[always]] never");
         check_rejected("[always]] never");
         check_rejected("al[ways] never");
-        check_rejected("always [mad]vise never");
+        check_rejected("always [mad]vise never"); /* glued words */
 }
 
 static void test_parse_limits(void **state)
@@ -156,11 +158,12 @@ static void test_read_fixture(void **state)
         struct thp t;
 
         assert_int_equal(thp_read(&fs, &t, &err), 0);
-        check_setting(&t.knobs[THP_ENABLED], (const char *const[]) { "always", "madvise", "never" }, 3, 1);
+        check_setting(&t.knobs[THP_ENABLED], (const char *const[]){ "always", "madvise", "never" }, 3, 1);
         check_setting(&t.knobs[THP_DEFRAG],
-                      (const char *const[]) { "always", "defer", "defer+madvise", "madvise", "never" }, 5, 3);
+                      (const char *const[]){ "always", "defer", "defer+madvise", "madvise", "never" }, 5, 3);
         check_setting(&t.knobs[THP_SHMEM_ENABLED],
-                      (const char *const[]) { "always", "within_size", "advise", "never", "deny", "force" }, 6, 3);
+                      (const char *const[]){ "always", "within_size", "advise", "never", "deny", "force" }, 6,
+                      3);
         assert_string_equal(err.msg, "");
 
         sysfs_release(&fs);
@@ -180,7 +183,7 @@ static void test_read_missing_file(void **state)
         assert_int_equal(thp_read(&fs, &t, &err), 0);
         assert_false(t.knobs[THP_SHMEM_ENABLED].present);
         assert_false(thp_offers(&t.knobs[THP_SHMEM_ENABLED], "never"));
-        check_setting(&t.knobs[THP_ENABLED], (const char *const[]) { "always", "madvise", "never" }, 3, 1);
+        check_setting(&t.knobs[THP_ENABLED], (const char *const[]){ "always", "madvise", "never" }, 3, 1);
         assert_true(t.knobs[THP_DEFRAG].present);
 
         /* No THP at all (CONFIG_TRANSPARENT_HUGEPAGE=n): nothing present. */
@@ -203,7 +206,7 @@ static void test_read_other_fixture(void **state)
         struct thp t;
 
         assert_int_equal(thp_read(&fs, &t, NULL), 0);
-        check_setting(&t.knobs[THP_ENABLED], (const char *const[]) { "always", "madvise", "never" }, 3, 0);
+        check_setting(&t.knobs[THP_ENABLED], (const char *const[]){ "always", "madvise", "never" }, 3, 0);
 
         sysfs_release(&fs);
         fixture_remove(dir);
