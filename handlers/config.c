@@ -117,6 +117,32 @@ static int apply_locked(struct app *app, const struct request *req, struct respo
                 r = -ENOMEM;
                 goto out;
         }
+
+        /* A write the kernel refused is an error the client must not miss,
+         * so it is a problem response; the report travels inside it, since
+         * the other writes did happen. A short allocation is not an error:
+         * the kernel did what it could, and the report says how much. */
+        const char *first_error = NULL;
+        size_t refused = 0;
+        for (size_t i = 0; i < res.n_items; i++)
+                if (res.items[i].status == APPLY_FAILED) {
+                        refused++;
+                        first_error = first_error ? first_error : res.items[i].error;
+                }
+        for (size_t i = 0; i < res.n_thp; i++)
+                if (res.thp[i].status == APPLY_FAILED) {
+                        refused++;
+                        first_error = first_error ? first_error : res.thp[i].error;
+                }
+        if (refused > 0) {
+                r = response_problem(ret, 500, "kernel-write-failed", req->path,
+                                     "%zu write%s failed, so the node holds only part of generation %llu; the first: %s",
+                                     refused, refused == 1 ? " was refused or" : "s were refused or",
+                                     (unsigned long long) generation, first_error);
+                if (r == 0 && json_object_update(ret->body, report) < 0)
+                        r = -ENOMEM;
+                goto out;
+        }
         r = response_json(ret, 200, TAKE_PTR(report));
         if (r == 0)
                 snprintf(ret->etag, sizeof(ret->etag), "\"%llu\"", (unsigned long long) generation);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "jsonscan.h"
 #include "quantity.h"
 #include "sizes.h"
 
@@ -39,11 +40,24 @@ int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *
         json_error_t e;
         if (len == 0)
                 return findings_add(errors, "", "invalid_json", "the body is empty; send a JSON object") ?: -EINVAL;
-        json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+        /* NUL bytes inside strings are let through here so that the parser
+         * can name the field that holds one; raw NUL bytes in the text are
+         * still refused by jansson. */
+        json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
         if (!doc) {
-                bool dup = json_error_code(&e) == json_error_duplicate_key;
-                int r = findings_add(errors, "", dup ? "duplicate_key" : "invalid_json",
-                                     "%s at line %d, column %d (byte %d)", e.text, e.line, e.column, e.position);
+                /* jansson gives a byte position; name the field where we can. */
+                enum json_error_code code = json_error_code(&e);
+                _cleanup_free_ char *ptr = NULL;
+                const char *what = "invalid_json";
+                if (code == json_error_duplicate_key) {
+                        ptr = jsonscan_duplicate(buf, len);
+                        what = "duplicate_key";
+                } else if (code == json_error_numeric_overflow) {
+                        ptr = jsonscan_value_at(buf, len, e.position > 0 ? (size_t) e.position : 0);
+                        what = "too_large";
+                }
+                int r = findings_add(errors, ptr ? ptr : "", what, "%s at line %d, column %d (byte %d)", e.text,
+                                     e.line, e.column, e.position);
                 return r < 0 ? r : -EINVAL;
         }
         if (!json_is_object(doc)) {
@@ -330,6 +344,9 @@ int config_parse(const json_t *doc, struct config *ret, struct findings *errors)
                                 r = findings_add(errors, "/default_size", "wrong_type",
                                                  "\"default_size\" must be a quantity string such as \"2Mi\", found %s",
                                                  json_type_name(v)) ?: -EINVAL;
+                        else if (strlen(json_string_value(v)) != json_string_length(v))
+                                r = findings_add(errors, "/default_size", "invalid_quantity",
+                                                 "the size holds a NUL byte") ?: -EINVAL;
                         else {
                                 r = parse_size(json_string_value(v), "/default_size", &c.default_size_bytes, errors);
                                 c.has_default_size = r == 0;

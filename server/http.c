@@ -39,6 +39,17 @@ struct http {
         int listen_fd;
 };
 
+/* A Content-Length over the limit is refused at once when the client waits
+ * for "100 Continue" (it has sent nothing yet) or when the body is absurdly
+ * large; otherwise the body is read and dropped first (see on_request). */
+#define DRAIN_LIMIT (8 * 1024 * 1024)
+
+static bool expects_continue(struct MHD_Connection *c)
+{
+        const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        return e && strcasecmp(e, "100-continue") == 0;
+}
+
 /* What we keep between the calls for one request. */
 struct exchange {
         char *body;
@@ -200,7 +211,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         char *end;
                         errno = 0;
                         unsigned long long n = strtoull(cl, &end, 10);
-                        if (errno || *end || n > h->cfg.max_body) {
+                        if (!errno && !*end && n > h->cfg.max_body && n <= DRAIN_LIMIT && !expects_continue(c)) {
+                                /* The client sends the body whatever we say:
+                                 * answering now would close the connection
+                                 * under it and it would see a reset, not our
+                                 * 413. Read and drop it, then answer. */
+                                ex->too_big = true;
+                        } else if (errno || *end || n > h->cfg.max_body) {
                                 struct response resp = { 0 };
                                 ex->answered = true;
                                 if (response_problem(&resp, 413, "too-large", url,

@@ -332,8 +332,11 @@ static void test_counts(void **state)
         check_error("{\"pools\": {\"2Mi\": {\"count\": 1e3}}}", "/pools/2Mi/count", "not_integer");
         check_error("{\"pools\": {\"2Mi\": {\"count\": -0.5}}}", "/pools/2Mi/count", "not_integer");
         check_error("{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 2.5}}}}", "/pools/2Mi/nodes/0", "not_integer");
-        /* Beyond json_int_t: jansson refuses it while loading. */
-        check_error("{\"pools\": {\"2Mi\": {\"count\": 9223372036854775808}}}", "", "invalid_json");
+        /* Beyond json_int_t: jansson refuses it while loading, by byte
+         * position; the field is named all the same. */
+        check_error("{\"pools\": {\"2Mi\": {\"count\": 9223372036854775808}}}", "/pools/2Mi/count", "too_large");
+        check_error("{\"pools\": {\"1Gi\": {\"nodes\": {\"0\": 1, \"1\": 99999999999999999999}}}}",
+                    "/pools/1Gi/nodes/1", "too_large");
 }
 
 static void test_node_keys(void **state)
@@ -389,8 +392,7 @@ static void test_thp_values(void **state)
         snprintf(text, sizeof(text), "{\"transparent_hugepage\": {\"defrag\": \"%s\"}}", word);
         check_error(text, "/transparent_hugepage/defrag", "thp_value");
 
-        /* A NUL inside the word, in a document built in code (config_load
-         * refuses "\u0000" before config_parse could see it). */
+        /* A NUL inside the word, in a document built in code. */
         json_t *doc = json_pack("{s:{s:o}}", "transparent_hugepage", "enabled", json_stringn("never\0x", 7));
         assert_non_null(doc);
         struct findings f = { 0 };
@@ -434,9 +436,13 @@ static void test_json_errors(void **state)
 {
         (void) state;
         /* Duplicate JSON keys, at the top and deeper. */
-        check_error("{\"pools\": {}, \"pools\": {}}", "", "duplicate_key");
-        check_error("{\"pools\": {\"2Mi\": {\"count\": 1}, \"2Mi\": {\"count\": 2}}}", "", "duplicate_key");
-        check_error("{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 1, \"0\": 2}}}}", "", "duplicate_key");
+        check_error("{\"pools\": {}, \"pools\": {}}", "/pools", "duplicate_key");
+        check_error("{\"pools\": {\"2Mi\": {\"count\": 1}, \"2Mi\": {\"count\": 2}}}", "/pools/2Mi", "duplicate_key");
+        check_error("{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 1, \"0\": 2}}}}", "/pools/2Mi/nodes/0",
+                    "duplicate_key");
+        /* Keys are compared decoded, and named escaped. */
+        check_error("{\"pools\": {}, \"\\u0070ools\": {}}", "/pools", "duplicate_key");
+        check_error("{\"x\": [{\"a/b\": 1, \"a/b\": 2}]}", "/x/0/a~1b", "duplicate_key");
 
         check_error("{", "", "invalid_json");
         check_error("{\"pools\": }", "", "invalid_json");
@@ -447,7 +453,10 @@ static void test_json_errors(void **state)
         check_error("\"pools\"", "", "invalid_json");
         check_error("{} x", "", "invalid_json");
         check_error("{}{}", "", "invalid_json");
-        check_error("{\"default_size\": \"2\\u0000Mi\"}", "", "invalid_json");
+        /* A NUL inside a string value is named by its field. */
+        check_error("{\"default_size\": \"2\\u0000Mi\"}", "/default_size", "invalid_quantity");
+        check_error("{\"transparent_hugepage\": {\"enabled\": \"mad\\u0000vise\"}}", "/transparent_hugepage/enabled",
+                    "thp_value");
         check_error("{\"a\\u0000b\": 1}", "", "invalid_json");
         /* A raw NUL byte after the object. */
         static const struct want nul = { "", "invalid_json" };

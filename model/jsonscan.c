@@ -1,0 +1,171 @@
+/* See jsonscan.h. A small tokenizer that follows objects and arrays and
+ * keeps the pointer of the value being read. It trusts nothing: on any
+ * surprise it gives up and the caller reports the error without a pointer.
+ * Keys are decoded by jansson itself, so "\u0070ools" is "pools" here too. */
+#include "jsonscan.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "finding.h"
+
+#define MAX_DEPTH 64
+#define MAX_KEYS 1024
+
+struct frame {
+        bool object;
+        char *path;       /* this container's pointer */
+        char *member;     /* object: the current member's pointer */
+        size_t index;     /* array: the current element */
+        char **keys;      /* object: keys seen so far */
+        size_t n_keys;
+        bool expect_key;
+};
+
+struct scan {
+        struct frame stack[MAX_DEPTH];
+        size_t depth;
+};
+
+static void frame_free(struct frame *f)
+{
+        free(f->path);
+        free(f->member);
+        for (size_t i = 0; i < f->n_keys; i++)
+                free(f->keys[i]);
+        free(f->keys);
+        memset(f, 0, sizeof(*f));
+}
+
+/* The pointer of the value that starts here. */
+static char *value_path(const struct scan *s)
+{
+        if (s->depth == 0)
+                return strdup("");
+        const struct frame *f = &s->stack[s->depth - 1];
+        if (f->object)
+                return f->member ? strdup(f->member) : NULL;
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", f->index);
+        return pointer_join(f->path, idx);
+}
+
+/* Decodes the string token [start, end] (quotes included). */
+static char *decode_key(const char *start, const char *end)
+{
+        json_error_t e;
+        json_t *j = json_loadb(start, (size_t) (end - start + 1), JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        char *out = j && json_is_string(j) ? strdup(json_string_value(j)) : strndup(start + 1, (size_t) (end - start - 1));
+        json_decref(j);
+        return out;
+}
+
+/* Runs the scan. With find_dup, stops at the first duplicate key; else
+ * stops at the first token at or past offset. Returns the pointer found. */
+static char *run(const char *buf, size_t len, bool find_dup, size_t offset)
+{
+        struct scan s = { .depth = 0 };
+        char *found = NULL, *last_value = NULL;
+        const char *p = buf, *end = buf + len;
+
+        while (p < end) {
+                if (!find_dup && (size_t) (p - buf) >= offset)
+                        break;
+                char c = *p;
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                        p++;
+                        continue;
+                }
+                struct frame *top = s.depth ? &s.stack[s.depth - 1] : NULL;
+                if (c == '{' || c == '[') {
+                        if (s.depth == MAX_DEPTH)
+                                goto out;
+                        char *path = value_path(&s);
+                        if (!path)
+                                goto out;
+                        s.stack[s.depth++] = (struct frame) { .object = c == '{', .path = path, .expect_key = c == '{' };
+                        p++;
+                } else if (c == '}' || c == ']') {
+                        if (!top)
+                                goto out;
+                        frame_free(top);
+                        s.depth--;
+                        p++;
+                } else if (c == ',') {
+                        if (!top)
+                                goto out;
+                        if (top->object)
+                                top->expect_key = true;
+                        else
+                                top->index++;
+                        p++;
+                } else if (c == ':') {
+                        if (!top || !top->object)
+                                goto out;
+                        top->expect_key = false;
+                        p++;
+                } else if (c == '"') {
+                        const char *q = p + 1;
+                        while (q < end && *q != '"')
+                                q += *q == '\\' ? 2 : 1;
+                        if (q >= end)
+                                goto out;
+                        if (top && top->object && top->expect_key) {
+                                char *key = decode_key(p, q);
+                                if (!key)
+                                        goto out;
+                                if (find_dup)
+                                        for (size_t i = 0; i < top->n_keys; i++)
+                                                if (strcmp(top->keys[i], key) == 0) {
+                                                        found = pointer_join(top->path, key);
+                                                        free(key);
+                                                        goto out;
+                                                }
+                                free(top->member);
+                                top->member = pointer_join(top->path, key);
+                                char **grown = top->n_keys < MAX_KEYS
+                                                       ? realloc(top->keys, (top->n_keys + 1) * sizeof(char *))
+                                                       : NULL;
+                                if (!grown || !top->member) {
+                                        free(key);
+                                        goto out;
+                                }
+                                top->keys = grown;
+                                top->keys[top->n_keys++] = key;
+                        } else {
+                                free(last_value);
+                                last_value = value_path(&s);
+                        }
+                        p = q + 1;
+                } else {
+                        /* A number, true, false or null. */
+                        free(last_value);
+                        last_value = value_path(&s);
+                        while (p < end && !strchr(",}] \t\r\n", *p))
+                                p++;
+                }
+        }
+        if (!find_dup) {
+                found = last_value;
+                last_value = NULL;
+        }
+out:
+        free(last_value);
+        while (s.depth > 0)
+                frame_free(&s.stack[--s.depth]);
+        return found;
+}
+
+char *jsonscan_duplicate(const char *buf, size_t len)
+{
+        return run(buf, len, true, 0);
+}
+
+char *jsonscan_value_at(const char *buf, size_t len, size_t offset)
+{
+        return run(buf, len, false, offset);
+}
