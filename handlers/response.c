@@ -38,6 +38,27 @@ static const char *status_title(unsigned status)
         return "Error";
 }
 
+/* The request path arrives percent-decoded; "instance" must be a URI
+ * reference again, so everything outside RFC 3986's unreserved and
+ * path characters is encoded back. Overlong paths are cut. */
+static const char *uri_escape(const char *in, char *out, size_t size)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) in; *p && o + 4 < size; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    strchr("-._~/!$&'()*+,;=:@", *p))
+                        out[o++] = (char) *p;
+                else {
+                        out[o++] = '%';
+                        out[o++] = hex[*p >> 4];
+                        out[o++] = hex[*p & 15];
+                }
+        }
+        out[o] = '\0';
+        return out;
+}
+
 int response_json(struct response *r, unsigned status, json_t *body)
 {
         if (!body)
@@ -64,7 +85,9 @@ int response_problem(struct response *r, unsigned status, const char *slug, cons
                                  (int) status, "detail", detail);
         if (!body)
                 return -ENOMEM;
-        if (instance && json_object_set_new(body, "instance", json_string(instance)) < 0) {
+        char escaped[1024];
+        if (instance && json_object_set_new(body, "instance", json_string(uri_escape(instance, escaped,
+                                                                                     sizeof(escaped)))) < 0) {
                 json_decref(body);
                 return -ENOMEM;
         }

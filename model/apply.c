@@ -204,8 +204,14 @@ int apply_config(const struct sysfs *fs, const struct config *c, const struct si
         for (size_t i = 0; i < res.n_items; i++) {
                 struct apply_item *it = &res.items[i];
                 if (!shrinks(it) && shrink_failed) {
+                        /* Nothing was written: the pool is as the snapshot
+                         * showed it. */
+                        const struct size_info *si = sizes_find(now, it->size_kb);
+                        int k = it->node >= 0 ? sizes_node_index(now, (unsigned) it->node) : -1;
                         it->status = APPLY_SKIPPED;
                         it->after = it->before;
+                        it->total = k >= 0 ? si->nodes[k].nr : si->nr;
+                        it->surplus = k >= 0 ? si->nodes[k].surplus : si->surplus;
                         snprintf(it->error, sizeof(it->error), "not attempted: an earlier shrink failed");
                         continue;
                 }

@@ -75,7 +75,13 @@ static int parse_count(const json_t *v, const char *ptr, uint64_t *ret, struct f
 {
         char num[64];
         if (json_is_real(v)) {
-                snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+                double d = json_real_value(v);
+                snprintf(num, sizeof(num), "%.17g", d);
+                if (d > -9e18 && d < 9e18 && d == (double) (long long) d)
+                        return findings_add(errors, ptr, "not_integer",
+                                            "a page count must be written as an integer, without a fraction or "
+                                            "exponent (%s)",
+                                            num) ?: -EINVAL;
                 return findings_add(errors, ptr, "not_integer", "a page count must be a whole number, found %s",
                                     num) ?: -EINVAL;
         }

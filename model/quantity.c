@@ -36,20 +36,37 @@ int quantity_parse(const char *s, uint64_t *ret_bytes)
         if (!s || !*s || strlen(s) > 64)
                 return -EINVAL;
 
-        /* Up to 30 significant digits keep every step below 2^128. */
+        /* The number is kept as num / den. Leading zeros and the zeros that
+         * end a fraction carry no value and are skipped; up to 30
+         * significant digits and 30 fraction digits keep every step below
+         * 2^128. */
         u128 num = 0, den = 1;
-        unsigned digits = 0;
+        unsigned digits = 0, frac_digits = 0, pending_zeros = 0;
         bool seen_dot = false, any_digit = false;
         const char *p = s;
         for (; *p; p++) {
                 if (*p >= '0' && *p <= '9') {
-                        /* Leading zeros carry no value and are not counted. */
+                        any_digit = true;
+                        if (seen_dot && *p == '0') {
+                                pending_zeros++; /* counted only if a digit follows */
+                                continue;
+                        }
+                        for (; pending_zeros > 0; pending_zeros--) {
+                                if (++frac_digits > 30)
+                                        return -EDOM; /* no size is that fine-grained */
+                                if (num != 0 && ++digits > 30)
+                                        return -ERANGE;
+                                num *= 10;
+                                den *= 10;
+                        }
                         if ((num != 0 || *p != '0') && ++digits > 30)
                                 return -ERANGE;
                         num = num * 10 + (u128) (*p - '0');
-                        if (seen_dot)
+                        if (seen_dot) {
+                                if (++frac_digits > 30)
+                                        return -EDOM;
                                 den *= 10;
-                        any_digit = true;
+                        }
                 } else if (*p == '.' && !seen_dot) {
                         seen_dot = true;
                 } else

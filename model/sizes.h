@@ -71,13 +71,20 @@ static inline uint64_t size_node_persistent(const struct size_node *sn)
         return sn->nr >= sn->surplus ? sn->nr - sn->surplus : 0;
 }
 
-/* Gigantic pages are larger than the buddy allocator's largest block
- * (MAX_PAGE_ORDER = 10 base pages on the kernels we target, 4 MiB with
- * 4 KiB pages); growing their pool at run time needs contiguous memory and
- * may fail or come back short. */
+/* The buddy allocator's largest order for a base page size: the kernel's
+ * default MAX_PAGE_ORDER, 10 with 4 KiB pages (x86_64, arm64), and on arm64
+ * 11 with 16 KiB and 13 with 64 KiB pages (ARCH_FORCE_MAX_ORDER's defaults). */
+static inline unsigned sizes_max_order(uint64_t base_page_kb)
+{
+        return base_page_kb == 64 ? 13 : base_page_kb == 16 ? 11 : 10;
+}
+
+/* Gigantic pages are larger than the buddy allocator's largest block (4 MiB
+ * with 4 KiB pages); growing their pool at run time needs contiguous memory
+ * and may fail or come back short. */
 static inline bool size_is_gigantic(const struct sizes *s, uint64_t size_kb)
 {
-        return size_kb > (s->base_page_kb << 10);
+        return size_kb > (s->base_page_kb << sizes_max_order(s->base_page_kb));
 }
 
 /* Relative sysfs paths of a size's files, globally or for one node. */

@@ -55,7 +55,11 @@ uint64_t validate_pages_held(const struct size_info *si)
 
 static char *fmt_kb(uint64_t kb, char buf[static QUANTITY_MAX])
 {
-        return quantity_format(mul_sat(kb, 1024), buf);
+        if (kb > UINT64_MAX / 1024) {
+                snprintf(buf, QUANTITY_MAX, "over 16Ei");
+                return buf;
+        }
+        return quantity_format(kb * 1024, buf);
 }
 
 /* "2Mi, 1Gi" */
@@ -213,6 +217,20 @@ static int check_pool_form(const struct config *c, const struct sizes *s, struct
                                         return r;
                         }
                 }
+                for (size_t j = 0; j < p->n_nodes; j++) {
+                        if (mul_sat(p->nodes[j].count, p->size_kb) != UINT64_MAX)
+                                continue;
+                        char key[16];
+                        snprintf(key, sizeof(key), "%u", p->nodes[j].node);
+                        _cleanup_free_ char *nptr = pointer_join(nodes_ptr, key);
+                        if (!nptr)
+                                return -ENOMEM;
+                        r = findings_add(&v->errors, nptr, "too_large",
+                                         "%" PRIu64 " pages of %s is more memory than any machine has",
+                                         p->nodes[j].count, quantity_format(p->size_bytes, q));
+                        if (r < 0)
+                                return r;
+                }
                 if (p->has_count && mul_sat(p->count, p->size_kb) == UINT64_MAX) {
                         _cleanup_free_ char *cptr = pointer_join(ptr, "count");
                         if (!cptr)
@@ -230,7 +248,7 @@ static int check_pool_form(const struct config *c, const struct sizes *s, struct
 static int check_memory(const struct config *c, const struct sizes *s, const struct validate_opts *o,
                         struct validation *v)
 {
-        char q1[QUANTITY_MAX], q2[QUANTITY_MAX], q3[QUANTITY_MAX];
+        char q1[QUANTITY_MAX], q2[QUANTITY_MAX], q3[QUANTITY_MAX], q4[QUANTITY_MAX];
         int r;
 
         v->total_kb = s->mem_total_kb;
@@ -241,7 +259,11 @@ static int check_memory(const struct config *c, const struct sizes *s, const str
         uint64_t *current_kb = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(uint64_t));
         uint64_t *node_target = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(uint64_t));
         bool *node_explicit = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(bool));
-        if (!v->nodes || !explicit_kb || !current_kb || !node_target || !node_explicit) {
+        /* Per node, the explicit entry that takes the most there: the place
+         * a node-level finding points at. */
+        char **blame = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(char *));
+        uint64_t *blame_kb = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(uint64_t));
+        if (!v->nodes || !explicit_kb || !current_kb || !node_target || !node_explicit || !blame || !blame_kb) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -270,6 +292,21 @@ static int check_memory(const struct config *c, const struct sizes *s, const str
                          * count what each node holds now. */
                         explicit_kb[k] = add_sat(explicit_kb[k],
                                                  node_explicit[k] ? projected : mul_sat(sn->nr, si->size_kb));
+                        if (node_explicit[k] && projected >= blame_kb[k]) {
+                                char path[160];
+                                snprintf(path, sizeof(path), "/nodes/%u", s->nodes[k].id);
+                                _cleanup_free_ char *pool_ptr = pointer_join("/pools", plan.pool->key);
+                                char *b = pool_ptr ? malloc(strlen(pool_ptr) + strlen(path) + 1) : NULL;
+                                if (!b) {
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                strcpy(b, pool_ptr);
+                                strcat(b, path);
+                                free(blame[k]);
+                                blame[k] = b;
+                                blame_kb[k] = projected;
+                        }
                 }
 
                 const struct pool_cfg *p = plan.pool;
@@ -320,23 +357,48 @@ static int check_memory(const struct config *c, const struct sizes *s, const str
                                  "the pools would take %s of %s, leaving %s for the host; at least %s must stay "
                                  "(--host-reserve)",
                                  fmt_kb(v->hugepages_kb, q1), fmt_kb(v->total_kb, q2),
-                                 fmt_kb(v->total_kb - v->hugepages_kb, q3), fmt_kb(v->reserve_kb, q3));
+                                 fmt_kb(v->total_kb - v->hugepages_kb, q3), fmt_kb(v->reserve_kb, q4));
         } else
                 r = 0;
         if (r < 0)
                 goto out;
 
+        /* Per node, pages pinned there by "nodes" must leave the node its
+         * share of the host reserve: plenty of memory on one node does not
+         * help processes bound to another that was drained. The share is
+         * the node's part of the memory all nodes report. */
+        uint64_t nodes_total_kb = 0;
+        for (size_t k = 0; k < s->n_nodes; k++)
+                nodes_total_kb = add_sat(nodes_total_kb, s->nodes[k].mem_total_kb);
         for (size_t k = 0; k < s->n_nodes; k++) {
-                if (explicit_kb[k] <= s->nodes[k].mem_total_kb || explicit_kb[k] <= current_kb[k])
-                        continue;
-                r = findings_add(&v->errors, "/pools", "exceeds_node_memory",
-                                 "the pools would take %s on NUMA node %u, which has %s", fmt_kb(explicit_kb[k], q1),
-                                 s->nodes[k].id, fmt_kb(s->nodes[k].mem_total_kb, q2));
+                uint64_t total = s->nodes[k].mem_total_kb;
+                uint64_t share = nodes_total_kb
+                                         ? (uint64_t) ((unsigned __int128) v->reserve_kb * total / nodes_total_kb)
+                                         : 0;
+                bool grows = explicit_kb[k] > current_kb[k];
+                const char *ptr = blame[k] ? blame[k] : "/pools";
+                if (explicit_kb[k] > total)
+                        r = findings_add(grows ? &v->errors : &v->warnings, ptr, "exceeds_node_memory",
+                                         "the pools would take %s on NUMA node %u, which has %s",
+                                         fmt_kb(explicit_kb[k], q1), s->nodes[k].id, fmt_kb(total, q2));
+                else if (total - explicit_kb[k] < share && blame[k])
+                        r = findings_add(grows ? &v->errors : &v->warnings, ptr, "host_reserve",
+                                         "the pools would take %s of NUMA node %u's %s, leaving %s there; at least "
+                                         "%s (its share of --host-reserve) must stay",
+                                         fmt_kb(explicit_kb[k], q1), s->nodes[k].id, fmt_kb(total, q2),
+                                         fmt_kb(total - explicit_kb[k], q3), fmt_kb(share, q4));
+                else
+                        r = 0;
                 if (r < 0)
                         goto out;
         }
         r = 0;
 out:
+        if (blame)
+                for (size_t k = 0; k < s->n_nodes; k++)
+                        free(blame[k]);
+        free(blame);
+        free(blame_kb);
         free(explicit_kb);
         free(current_kb);
         free(node_target);

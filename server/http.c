@@ -54,8 +54,12 @@ static bool expects_continue(struct MHD_Connection *c)
 struct exchange {
         char *body;
         size_t len;
-        bool too_big;
-        bool answered; /* a response was queued early */
+        uint64_t received;         /* every body byte seen, kept or not */
+        bool too_big;              /* over max_body: read, dropped, then 413 */
+        bool answered;             /* a response was queued */
+        bool checked;              /* precheck() passed */
+        const struct route *route; /* set by precheck() */
+        const struct token *who;   /* set by precheck(); NULL: anonymous */
 };
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -137,19 +141,38 @@ static void client_address(struct MHD_Connection *c, char *buf, size_t size)
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, (socklen_t) size);
 }
 
-/* Everything after the body is in: route, authenticate, check, call. */
-static int dispatch(struct http *h, struct MHD_Connection *c, const char *method, const char *url,
-                    struct exchange *ex, struct response *resp, const char **ret_caller)
+/* Copies text for a log line: anything but printable ASCII becomes \xNN, so
+ * that a crafted URL cannot start a line of its own in the log. */
+static void printable(const char *in, char *out, size_t size)
+{
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) in; *p && o + 5 < size; p++) {
+                if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+                        out[o++] = (char) *p;
+                else
+                        o += (size_t) snprintf(out + o, size - o, "\\x%02x", *p);
+        }
+        out[o] = '\0';
+}
+
+/* What the headers alone decide: the route, the method, authentication and
+ * role, the content type. Returns 0 when the request may go on (ex->route
+ * and ex->who set), 1 when resp holds the answer, or -ENOMEM. */
+static int precheck(struct http *h, struct MHD_Connection *c, const char *method, const char *url,
+                    struct exchange *ex, struct response *resp)
 {
         const struct route *route = NULL;
         const char *allow = NULL;
+        int r;
         switch (router_find(method, url, &route, &allow)) {
         case ROUTE_NO_PATH:
-                return response_problem(resp, 404, "not-found", url, "no resource at %s", url);
+                r = response_problem(resp, 404, "not-found", url, "no resource at %s", url);
+                return r < 0 ? r : 1;
         case ROUTE_NO_METHOD:
                 resp->allow = allow;
-                return response_problem(resp, 405, "method-not-allowed", url, "%s is not allowed on %s (allowed: %s)",
-                                        method, url, allow);
+                r = response_problem(resp, 405, "method-not-allowed", url, "%s is not allowed on %s (allowed: %s)",
+                                     method, url, allow);
+                return r < 0 ? r : 1;
         case ROUTE_FOUND:
                 break;
         }
@@ -161,36 +184,50 @@ static int dispatch(struct http *h, struct MHD_Connection *c, const char *method
                 bool anonymous_ok = route->access == ACCESS_READ && h->cfg.anonymous_read && !authz;
                 if (!who && !anonymous_ok) {
                         resp->authenticate = true;
-                        return response_problem(resp, 401, "unauthorized", url,
-                                                authz ? "the bearer token is not valid"
-                                                      : "a bearer token is required (Authorization: Bearer <token>)");
+                        r = response_problem(resp, 401, "unauthorized", url,
+                                             authz ? "the bearer token is not valid"
+                                                   : "a bearer token is required (Authorization: Bearer <token>)");
+                        return r < 0 ? r : 1;
                 }
-                if (who && route->access == ACCESS_ADMIN && who->role != ROLE_ADMIN)
-                        return response_problem(resp, 403, "forbidden", url,
-                                                "the token \"%s\" may read but not change the configuration",
-                                                who->name);
+                if (who && route->access == ACCESS_ADMIN && who->role != ROLE_ADMIN) {
+                        r = response_problem(resp, 403, "forbidden", url,
+                                             "the token \"%s\" may read but not change the configuration",
+                                             who->name);
+                        return r < 0 ? r : 1;
+                }
         }
-        *ret_caller = who ? who->name : NULL;
 
         if (route->takes_body) {
-                if (ex->too_big)
-                        return response_problem(resp, 413, "too-large", url, "the body is larger than %zu bytes",
-                                                h->cfg.max_body);
                 const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-                if (!is_json_type(ct))
-                        return response_problem(resp, 415, "unsupported-media-type", url,
-                                                "the body must be application/json%s%s%s", ct ? ", not \"" : "",
-                                                ct ? ct : "", ct ? "\"" : "");
+                if (!is_json_type(ct)) {
+                        r = response_problem(resp, 415, "unsupported-media-type", url,
+                                             "the body must be application/json%s%s%s", ct ? ", not \"" : "",
+                                             ct ? ct : "", ct ? "\"" : "");
+                        return r < 0 ? r : 1;
+                }
         }
+        ex->route = route;
+        ex->who = who;
+        ex->checked = true;
+        return 0;
+}
 
-        struct request req = {
-                .method = method,
-                .path = url,
-                .body = ex->body ? ex->body : "",
-                .body_len = ex->len,
-                .caller = *ret_caller,
-        };
-        return route->handler(h->cfg.app, &req, resp);
+/* Queues resp (and releases it); requests that may change something are
+ * logged with who asked and the outcome. */
+static enum MHD_Result answer(struct MHD_Connection *c, const char *method, const char *url, struct exchange *ex,
+                              struct response *resp)
+{
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+                char addr[INET6_ADDRSTRLEN], meth[64], path[256];
+                client_address(c, addr, sizeof(addr));
+                printable(method, meth, sizeof(meth));
+                printable(url, path, sizeof(path));
+                log_info("%s %s from %s by %s: %u", meth, path, addr, ex->who ? ex->who->name : "-", resp->status);
+        }
+        ex->answered = true;
+        enum MHD_Result ok = queue(c, resp);
+        response_release(resp);
+        return ok;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -200,6 +237,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         (void) version;
         struct http *h = cls;
         struct exchange *ex = *con_cls;
+        struct response resp = { 0 };
+        int r;
 
         if (!ex) {
                 ex = calloc(1, sizeof(*ex));
@@ -207,25 +246,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return MHD_NO;
                 *con_cls = ex;
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                if (cl) {
+                const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+                if ((!cl || strcmp(cl, "0") == 0) && !te)
+                        return MHD_YES; /* answered on the next call, keeping the connection alive */
+
+                /* A body is coming. Whatever the headers already refuse is
+                 * refused now, before any of it is read. */
+                r = precheck(h, c, method, url, ex, &resp);
+                if (r < 0)
+                        return MHD_NO;
+                if (r > 0)
+                        return answer(c, method, url, ex, &resp);
+                if (cl && ex->route->takes_body) {
                         char *end;
                         errno = 0;
                         unsigned long long n = strtoull(cl, &end, 10);
-                        if (!errno && !*end && n > h->cfg.max_body && n <= DRAIN_LIMIT && !expects_continue(c)) {
-                                /* The client sends the body whatever we say:
+                        if (errno || *end || n > h->cfg.max_body) {
+                                /* A client waiting for "100 Continue" has sent
+                                 * nothing yet, and an absurd length is not
+                                 * worth reading: answer now. Otherwise the
+                                 * client sends the body whatever we say, and
                                  * answering now would close the connection
-                                 * under it and it would see a reset, not our
-                                 * 413. Read and drop it, then answer. */
-                                ex->too_big = true;
-                        } else if (errno || *end || n > h->cfg.max_body) {
-                                struct response resp = { 0 };
-                                ex->answered = true;
-                                if (response_problem(&resp, 413, "too-large", url,
-                                                     "the body is larger than %zu bytes", h->cfg.max_body) < 0)
+                                 * under it (it would see a reset, not our
+                                 * 413): read and drop it, then answer. */
+                                if (!errno && !*end && n <= DRAIN_LIMIT && !expects_continue(c)) {
+                                        ex->too_big = true;
+                                        return MHD_YES;
+                                }
+                                if (response_problem(&resp, 413, "too-large", url, "the body is larger than %zu bytes",
+                                                     h->cfg.max_body) < 0)
                                         return MHD_NO;
-                                enum MHD_Result ok = queue(c, &resp);
-                                response_release(&resp);
-                                return ok;
+                                return answer(c, method, url, ex, &resp);
                         }
                 }
                 return MHD_YES;
@@ -234,15 +285,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
-                if (ex->answered || ex->too_big)
-                        return MHD_YES;
-                if (ex->len + n > h->cfg.max_body) {
-                        /* Chunked bodies have no Content-Length: this count is
-                         * their only guard. Keep reading, drop the data. */
-                        ex->too_big = true;
-                        free(ex->body);
-                        ex->body = NULL;
-                        ex->len = 0;
+                ex->received += n;
+                bool keeps = ex->route && ex->route->takes_body && !ex->too_big && !ex->answered;
+                if (!keeps || ex->len + n > h->cfg.max_body) {
+                        /* Bodies we do not keep are read and dropped up to
+                         * DRAIN_LIMIT; a client that sends more (chunked
+                         * bodies have no length to refuse early) loses its
+                         * connection. */
+                        if (ex->received > DRAIN_LIMIT)
+                                return MHD_NO;
+                        if (keeps) {
+                                ex->too_big = true;
+                                free(ex->body);
+                                ex->body = NULL;
+                                ex->len = 0;
+                        }
                         return MHD_YES;
                 }
                 char *grown = realloc(ex->body, ex->len + n + 1);
@@ -257,23 +314,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (ex->answered)
                 return MHD_YES;
 
-        struct response resp = { 0 };
-        const char *caller = NULL;
-        int r = dispatch(h, c, method, url, ex, &resp, &caller);
+        if (!ex->checked) {
+                r = precheck(h, c, method, url, ex, &resp);
+                if (r < 0)
+                        return MHD_NO;
+                if (r > 0)
+                        return answer(c, method, url, ex, &resp);
+        }
+        if (ex->route->takes_body && ex->too_big)
+                r = response_problem(&resp, 413, "too-large", url, "the body is larger than %zu bytes",
+                                     h->cfg.max_body);
+        else {
+                struct request req = {
+                        .method = method,
+                        .path = url,
+                        .body = ex->body ? ex->body : "",
+                        .body_len = ex->len,
+                        .caller = ex->who ? ex->who->name : NULL,
+                };
+                r = ex->route->handler(h->cfg.app, &req, &resp);
+        }
         if (r < 0) {
                 response_release(&resp);
                 if (response_problem(&resp, 500, "internal", url, "out of memory") < 0)
                         return MHD_NO;
         }
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-                char addr[INET6_ADDRSTRLEN];
-                client_address(c, addr, sizeof(addr));
-                log_info("%s %s from %s by %s: %u", method, url, addr, caller ? caller : "-", resp.status);
-        }
-        ex->answered = true;
-        enum MHD_Result ok = queue(c, &resp);
-        response_release(&resp);
-        return ok;
+        return answer(c, method, url, ex, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)

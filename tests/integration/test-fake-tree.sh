@@ -253,6 +253,33 @@ limit=$HP_WORK/limit.json
 hp_req -f "$limit" POST /validate -H 'Transfer-Encoding: chunked'
 check_ok_json "a chunked body of exactly 65536 bytes is accepted"
 
+# A chunked body has no length to refuse early: the service reads and drops
+# up to 8 MiB, then drops the connection instead of reading on.
+endless=$HP_WORK/endless.json
+head -c 20000000 /dev/zero | tr '\0' ' ' >"$endless"
+hp_req -f "$endless" POST /validate -H 'Transfer-Encoding: chunked' -H 'Expect:'
+check "a 20 MB chunked body: the connection is dropped, no answer" 000 "$HP_STATUS"
+# What the headers refuse is refused before the body is read: without a
+# token, the same 20 MB get an early 401.
+hp_req -n -f "$endless" POST /validate -H 'Transfer-Encoding: chunked'
+check_match "a 20 MB chunked body without a token: 401 before the body (or a reset while sending)" \
+        '^(401|000)$' "$HP_STATUS"
+if [[ "$HP_STATUS" == 401 ]]; then
+        check_problem 401 "... and it is a problem document"
+fi
+hp_get /healthz
+check_ok_json "the service still answers after those"
+
+# A URL cannot forge a line in the log: control characters are escaped.
+hp_req -n -b '{}' POST '/x%0Ahugepaged:%20PUT%20/config%20by%20admin:%20200'
+check_problem 404 "POST to a URL with an encoded newline is 404"
+if grep -q '^hugepaged: PUT /config by admin: 200' "$HP_LOG"; then
+        notok "the log has no forged line" "$(grep -n 'by admin: 200' "$HP_LOG" | head -n 2)"
+else
+        ok "the log has no forged line"
+fi
+check_match "... the newline is logged as \\x0a" 'POST /x\\x0ahugepaged' "$(cat "$HP_LOG")"
+
 # --- paths and methods ------------------------------------------------------------
 
 hp_get /nope

@@ -254,6 +254,11 @@ static void test_failed_shrink_skips_grows(void **state)
         assert_non_null(strstr(x.res.items[0].error, "Invalid argument"));
         assert_int_equal(x.res.items[0].after, 2); /* read back after the refusal */
         assert_int_equal(x.res.items[1].status, APPLY_SKIPPED);
+        /* A skipped item reports the pool as it stands, untouched. */
+        assert_int_equal(x.res.items[1].before, 512);
+        assert_int_equal(x.res.items[1].after, 512);
+        assert_int_equal(x.res.items[1].total, 512);
+        assert_int_equal(x.res.items[1].surplus, 0);
         assert_int_equal(get_u64(G2M "nr_hugepages"), 512);
         assert_false(x.res.complete);
         done(&x);

@@ -166,6 +166,13 @@ static void test_out_of_range(void **state)
 {
         (void) state;
         check_parse("16Ei", -ERANGE, 0);
+        /* A fraction so fine that no size could be a whole number of bytes,
+         * however many leading zeros come first (this once wrapped the
+         * denominator and read as 1 byte). */
+        check_parse("0.000000000000000000000000000000000000000248320640401725263249Ei", -EDOM, 0);
+        /* Zeros that end a fraction carry no value. */
+        check_parse("1.0000000000000000000000000000000000000000Ki", 0, 1024);
+        check_parse("0.50000000000000000000000000000000000Ki", 0, 512);
         /* Leading zeros are not significant digits. */
         check_parse("00000000000000000000000000000000002Mi", 0, 2097152);
         check_parse("1234567890123456789012345678901", -ERANGE, 0);

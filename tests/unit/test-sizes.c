@@ -239,6 +239,24 @@ static void test_default_size_must_exist(void **state)
         done(&c);
 }
 
+static void test_gigantic_by_base_page(void **state)
+{
+        (void) state;
+        /* arm64's largest buddy block: 4 MiB with 4 KiB pages (order 10),
+         * 32 MiB with 16 KiB pages (order 11), 512 MiB with 64 KiB pages
+         * (order 13). */
+        struct sizes s = { .base_page_kb = 4 };
+        assert_false(size_is_gigantic(&s, 4096));
+        assert_true(size_is_gigantic(&s, 32768));
+        s.base_page_kb = 16;
+        assert_false(size_is_gigantic(&s, 32768));
+        assert_true(size_is_gigantic(&s, 1048576));
+        s.base_page_kb = 64;
+        assert_false(size_is_gigantic(&s, 2048));
+        assert_false(size_is_gigantic(&s, 524288));
+        assert_true(size_is_gigantic(&s, 16777216));
+}
+
 static void test_paths(void **state)
 {
         (void) state;
@@ -265,6 +283,7 @@ int main(void)
                 cmocka_unit_test(test_persistent_excludes_surplus),
                 cmocka_unit_test(test_memoryless_node),
                 cmocka_unit_test(test_default_size_must_exist),
+                cmocka_unit_test(test_gigantic_by_base_page),
                 cmocka_unit_test(test_paths),
         };
         return cmocka_run_group_tests_name("sizes", tests, NULL, NULL);

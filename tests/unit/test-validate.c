@@ -172,7 +172,27 @@ static void test_memory_limits(void **state)
         /* 40 GiB on node 0 alone exceeds its 31 GiB, though the machine
          * could hold it. */
         check(&c, "{\"pools\": {\"1Gi\": {\"nodes\": {\"0\": 40}}}}", &small);
-        expect(&c.v.errors, "/pools", "exceeds_node_memory");
+        expect(&c.v.errors, "/pools/1Gi/nodes/0", "exceeds_node_memory");
+
+        /* 15300 × 2 MiB and its 1Gi page leave node 0 about 213 MiB: the
+         * machine has plenty, but processes bound to node 0 would starve.
+         * Node 0's share of the 10 % reserve is about 3.1 GiB. */
+        check(&c, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 15300}}}}", NULL);
+        expect(&c.v.errors, "/pools/2Mi/nodes/0", "host_reserve");
+        assert_non_null(strstr(c.v.errors.items[0].message, "NUMA node 0"));
+        check(&c, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 12000}}}}", NULL);
+        dump("errors", &c.v.errors);
+        assert_true(validation_ok(&c.v));
+
+        /* The message gives the real reserve, not the amount left. */
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 28000}}}", NULL);
+        expect(&c.v.errors, "/pools", "host_reserve");
+        assert_non_null(strstr(c.v.errors.items[0].message, "leaving 6165332Ki"));
+        assert_non_null(strstr(c.v.errors.items[0].message, "at least 6560640Ki"));
+
+        /* Per-node counts that overflow are named too. */
+        check(&c, "{\"pools\": {\"1Gi\": {\"nodes\": {\"1\": 9223372036854775807}}}}", NULL);
+        expect(&c.v.errors, "/pools/1Gi/nodes/1", "too_large");
 
         /* A count so large that pages × size overflows 64 bits. */
         check(&c, "{\"pools\": {\"1Gi\": {\"count\": 9223372036854775807}}}", NULL);
