@@ -62,6 +62,16 @@ static char *fmt_kb(uint64_t kb, char buf[static QUANTITY_MAX])
         return quantity_format(kb * 1024, buf);
 }
 
+/* "/pools/<key>/nodes/<node>", newly allocated. */
+static char *node_pointer(const char *pool_key, unsigned node)
+{
+        char key[16];
+        snprintf(key, sizeof(key), "%u", node);
+        _cleanup_free_ char *pool = pointer_join("/pools", pool_key);
+        _cleanup_free_ char *nodes = pool ? pointer_join(pool, "nodes") : NULL;
+        return nodes ? pointer_join(nodes, key) : NULL;
+}
+
 /* "2Mi, 1Gi" */
 static void list_sizes(const struct sizes *s, char *buf, size_t size)
 {
@@ -164,15 +174,19 @@ static int check_pool_form(const struct config *c, const struct sizes *s, struct
                         return -ENOMEM;
                 for (size_t j = 0; j < p->n_nodes; j++) {
                         int idx = sizes_node_index(s, p->nodes[j].node);
-                        if (idx >= 0 && s->nodes[idx].has_hugepages)
+                        bool known = idx >= 0 && s->nodes[idx].has_hugepages;
+                        bool huge = mul_sat(p->nodes[j].count, p->size_kb) == UINT64_MAX;
+                        if (known && !huge)
                                 continue;
-                        char key[16];
-                        snprintf(key, sizeof(key), "%u", p->nodes[j].node);
-                        _cleanup_free_ char *nptr = pointer_join(nodes_ptr, key);
+                        _cleanup_free_ char *nptr = node_pointer(p->key, p->nodes[j].node);
                         if (!nptr)
                                 return -ENOMEM;
                         list_nodes(s, list, sizeof(list));
-                        if (s->n_nodes == 0)
+                        if (huge)
+                                r = findings_add(&v->errors, nptr, "too_large",
+                                                 "%" PRIu64 " pages of %s is more memory than any machine has",
+                                                 p->nodes[j].count, quantity_format(p->size_bytes, q));
+                        else if (s->n_nodes == 0)
                                 r = findings_add(&v->errors, nptr, "unknown_node",
                                                  "this kernel shows no NUMA nodes; give the pool as \"count\"");
                         else if (idx >= 0)
@@ -216,20 +230,6 @@ static int check_pool_form(const struct config *c, const struct sizes *s, struct
                                 if (r < 0)
                                         return r;
                         }
-                }
-                for (size_t j = 0; j < p->n_nodes; j++) {
-                        if (mul_sat(p->nodes[j].count, p->size_kb) != UINT64_MAX)
-                                continue;
-                        char key[16];
-                        snprintf(key, sizeof(key), "%u", p->nodes[j].node);
-                        _cleanup_free_ char *nptr = pointer_join(nodes_ptr, key);
-                        if (!nptr)
-                                return -ENOMEM;
-                        r = findings_add(&v->errors, nptr, "too_large",
-                                         "%" PRIu64 " pages of %s is more memory than any machine has",
-                                         p->nodes[j].count, quantity_format(p->size_bytes, q));
-                        if (r < 0)
-                                return r;
                 }
                 if (p->has_count && mul_sat(p->count, p->size_kb) == UINT64_MAX) {
                         _cleanup_free_ char *cptr = pointer_join(ptr, "count");
@@ -293,16 +293,11 @@ static int check_memory(const struct config *c, const struct sizes *s, const str
                         explicit_kb[k] = add_sat(explicit_kb[k],
                                                  node_explicit[k] ? projected : mul_sat(sn->nr, si->size_kb));
                         if (node_explicit[k] && projected >= blame_kb[k]) {
-                                char path[160];
-                                snprintf(path, sizeof(path), "/nodes/%u", s->nodes[k].id);
-                                _cleanup_free_ char *pool_ptr = pointer_join("/pools", plan.pool->key);
-                                char *b = pool_ptr ? malloc(strlen(pool_ptr) + strlen(path) + 1) : NULL;
+                                char *b = node_pointer(plan.pool->key, s->nodes[k].id);
                                 if (!b) {
                                         r = -ENOMEM;
                                         goto out;
                                 }
-                                strcpy(b, pool_ptr);
-                                strcat(b, path);
                                 free(blame[k]);
                                 blame[k] = b;
                                 blame_kb[k] = projected;
