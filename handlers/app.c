@@ -2,21 +2,206 @@
 #include "app.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../model/cleanup.h"
 #include "kernel.h"
+
+struct change_ctx app_change_ctx(struct app *app)
+{
+        return (struct change_ctx) {
+                .fs = &app->fs,
+                .base_page_kb = app->base_page_kb,
+                .vopts = app->vopts,
+                .journal = app->journal,
+        };
+}
+
+static const char *generation_state(const struct journal_record *recs, size_t n, uint64_t gen,
+                                    const struct journal_state *st)
+{
+        if (st->pending && st->generation == gen)
+                return "pending";
+        for (size_t i = n; i-- > 0;) {
+                if (recs[i].generation != gen)
+                        continue;
+                if (recs[i].event == JOURNAL_CONFIRMED)
+                        return "confirmed";
+                if (recs[i].event == JOURNAL_REVERTED)
+                        return "reverted";
+        }
+        return "unconfirmed";
+}
+
+static json_t *iso_time(int64_t t)
+{
+        char buf[32];
+        time_t tt = (time_t) t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return json_string(buf);
+}
+
+static json_t *build_history(const struct journal *j, const struct journal_state *st)
+{
+        size_t n;
+        const struct journal_record *recs = journal_records(j, &n);
+        json_t *a = json_array();
+        for (size_t i = n; a && i-- > 0;) {
+                const struct journal_record *r = &recs[i];
+                if (r->event != JOURNAL_ACCEPTED)
+                        continue;
+                /* The last apply of this generation says how it went. */
+                json_t *complete = json_null();
+                for (size_t k = n; k-- > i;)
+                        if (recs[k].event == JOURNAL_APPLIED && recs[k].generation == r->generation) {
+                                complete = json_boolean(json_is_true(json_object_get(recs[k].report, "complete")));
+                                break;
+                        }
+                json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:O}", "generation",
+                                      (json_int_t) r->generation, "time", r->time, "who", r->who, "state",
+                                      generation_state(recs, n, r->generation, st), "current",
+                                      r->generation == st->generation, "complete", complete, "origin",
+                                      r->origin ? json_integer((json_int_t) r->origin) : json_null(), "deadline",
+                                      r->deadline ? iso_time(r->deadline) : json_null(), "config", r->config);
+                if (!e || json_array_append_new(a, e) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+static json_t *build_last_apply(const struct journal_state *st)
+{
+        const struct journal_record *r = st->last_applied;
+        if (!r || !r->report)
+                return NULL;
+        json_t *o = json_deep_copy(r->report);
+        uint64_t gen = r->event == JOURNAL_REVERTED ? r->to : r->generation;
+        if (!o || json_object_set_new(o, "generation", json_integer((json_int_t) gen)) < 0 ||
+            json_object_set_new(o, "time", json_string(r->time)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+int app_publish(struct app *app)
+{
+        struct journal_state st;
+        journal_state(app->journal, &st);
+        struct snapshot s = {
+                .generation = st.generation,
+                .desired = json_deep_copy(st.config),
+                .confirmed_generation = st.confirmed_generation,
+                .pending = st.pending,
+                .pending_generation = st.pending ? st.generation : 0,
+                .deadline = st.pending ? st.deadline : 0,
+                .last_apply = build_last_apply(&st),
+                .history = build_history(app->journal, &st),
+        };
+        snprintf(s.journal_note, sizeof(s.journal_note), "%s", journal_recovery(app->journal)->message);
+        if ((st.config && !s.desired) || !s.history || (st.last_applied && st.last_applied->report && !s.last_apply)) {
+                snapshot_release(&s);
+                return -ENOMEM;
+        }
+        pthread_mutex_lock(&app->state_lock);
+        struct snapshot old = app->snap;
+        app->snap = s;
+        pthread_mutex_unlock(&app->state_lock);
+        snapshot_release(&old);
+        return 0;
+}
+
+void app_snapshot(struct app *app, struct snapshot *ret)
+{
+        pthread_mutex_lock(&app->state_lock);
+        *ret = app->snap;
+        json_incref(ret->desired);
+        json_incref(ret->last_apply);
+        json_incref(ret->history);
+        pthread_mutex_unlock(&app->state_lock);
+}
+
+void snapshot_release(struct snapshot *s)
+{
+        if (!s)
+                return;
+        json_decref(s->desired);
+        json_decref(s->last_apply);
+        json_decref(s->history);
+        s->desired = s->last_apply = s->history = NULL;
+}
+
+/* Reverts a pending change (why: "restart", "deadline"); with the locks
+ * held. Logs nothing: the journal and the snapshot say it. */
+static int revert_pending(struct app *app, const char *reason, struct errbuf *err)
+{
+        struct change_ctx ctx = app_change_ctx(app);
+        struct change_result res;
+        int r = change_revert(&ctx, "hugepaged", reason, &res);
+        if (r == -ENOENT)
+                return 0;
+        if (r == 0 && (res.outcome != CHANGE_DONE || res.journal_failed))
+                r = errbuf_set(err, -EIO, "%s", res.message);
+        change_result_release(&res);
+        return r;
+}
 
 int app_init(struct app *app, struct errbuf *err)
 {
-        struct stored_config sc;
-        int r = store_load(&app->store, &sc, err);
-        if (r < 0)
-                return r;
         pthread_mutex_init(&app->state_lock, NULL);
         pthread_mutex_init(&app->apply_lock, NULL);
-        app->generation = sc.generation;
-        app->desired = sc.config; /* ownership moves to the app */
-        app->last_apply = NULL;
+        pthread_mutex_lock(&app->apply_lock);
+        int r = journal_lock(app->journal, err);
+        if (r == 0) {
+                /* A change nobody confirmed does not outlive the process
+                 * that made it: a crash mid-apply, or a restart inside the
+                 * confirm window. */
+                r = revert_pending(app, "restart", err);
+                int p = app_publish(app);
+                r = r < 0 ? r : p;
+                journal_unlock(app->journal);
+        }
+        pthread_mutex_unlock(&app->apply_lock);
+        return r;
+}
+
+/* Every 200 ms: revert a change whose window ran out; pick up what a
+ * console command changed. Never waits for a running change. */
+static void *watch(void *arg)
+{
+        struct app *app = arg;
+        while (!app->stopping) {
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+                if (pthread_mutex_trylock(&app->apply_lock) != 0)
+                        continue;
+                struct errbuf err = { { 0 } };
+                if (journal_lock(app->journal, &err) == 0) {
+                        struct journal_state st;
+                        journal_state(app->journal, &st);
+                        if (st.pending && st.deadline && time(NULL) >= st.deadline)
+                                (void) revert_pending(app, "deadline", &err);
+                        (void) app_publish(app);
+                        journal_unlock(app->journal);
+                }
+                pthread_mutex_unlock(&app->apply_lock);
+        }
+        return NULL;
+}
+
+int app_start(struct app *app)
+{
+        int r = pthread_create(&app->watcher, NULL, watch, app);
+        if (r != 0)
+                return -r;
+        app->watcher_running = true;
         return 0;
 }
 
@@ -24,9 +209,11 @@ void app_release(struct app *app)
 {
         if (!app)
                 return;
-        json_decref(app->desired);
-        json_decref(app->last_apply);
-        app->desired = app->last_apply = NULL;
+        app->stopping = true;
+        if (app->watcher_running)
+                pthread_join(app->watcher, NULL);
+        app->watcher_running = false;
+        snapshot_release(&app->snap);
         pthread_mutex_destroy(&app->state_lock);
         pthread_mutex_destroy(&app->apply_lock);
 }

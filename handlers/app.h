@@ -1,7 +1,15 @@
-/* The state every handler shares: where the kernel files are, the store, the
- * desired config and the last apply. Handlers run on several of the HTTP
- * server's threads at once, so the mutable part is guarded by state_lock,
- * and apply_lock makes sure only one apply runs at a time while reads go on.
+/* The state every handler shares. Handlers run on several of the HTTP
+ * server's threads at once:
+ *
+ * - apply_lock is held for a whole change (PUT, rollback, confirm, and the
+ *   watcher's revert); a second change meanwhile gets 409. The journal is
+ *   only touched under it, and under the journal's own file lock, which
+ *   console commands in other processes take too.
+ * - Reads never touch the journal: they use the published snapshot, which
+ *   a change replaces under state_lock when it is done. So reads are
+ *   answered while an apply runs.
+ * - A watcher thread reverts a change whose confirm window ran out, and
+ *   picks up changes made by console commands.
  *
  * A handler takes the app and the request (both borrowed) and fills a
  * response; it returns 0, or -ENOMEM when even the response could not be
@@ -9,51 +17,88 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
-#include "../model/store.h"
+#include "../model/change.h"
+#include "../model/journal.h"
 #include "../model/sysfs.h"
 #include "../model/validate.h"
 #include "response.h"
+
+/* What reads see: rebuilt from the journal after every change. */
+struct snapshot {
+        uint64_t generation;           /* the desired config's, 0 = none */
+        json_t *desired;               /* or NULL */
+        uint64_t confirmed_generation; /* 0 = none */
+        bool pending;
+        uint64_t pending_generation;
+        int64_t deadline; /* Unix seconds; 0 = none */
+        json_t *last_apply; /* {generation, time, complete, results, thp} or NULL */
+        json_t *history;    /* the GET /config/history array */
+        char journal_note[512]; /* what the journal's recovery found, "" = clean */
+};
 
 struct app {
         struct sysfs fs;
         uint64_t base_page_kb;
         struct validate_opts vopts;
-        struct store store;
+        struct journal *journal; /* owned by main */
+        bool require_if_match;
         char node_name[256];
-        const char *version;        /* static */
-        const char *openapi;        /* static, the embedded document */
+        const char *version; /* static */
+        const char *openapi; /* static, the embedded document */
         size_t openapi_len;
 
-        pthread_mutex_t state_lock; /* guards the members below */
-        uint64_t generation;        /* 0: no config stored yet */
-        json_t *desired;            /* canonical config of generation, or NULL */
-        json_t *last_apply;         /* report of the last apply, or NULL */
+        pthread_mutex_t apply_lock; /* held for a whole change */
+        pthread_mutex_t state_lock; /* guards snap */
+        struct snapshot snap;
 
-        pthread_mutex_t apply_lock; /* held for a whole apply */
+        pthread_t watcher;
+        bool watcher_running;
+        atomic_bool stopping;
 };
 
 struct request {
         const char *method;
         const char *path;
-        const char *query; /* after '?', or NULL */
         const char *body;
         size_t body_len;
-        const char *caller; /* the authenticated caller's name, or NULL */
+        const char *caller;    /* the authenticated caller's name, or NULL */
+        const char *if_match;  /* the If-Match header, or NULL */
+        const char *confirm_within; /* the query argument, or NULL */
 };
 
 typedef int (*handler_fn)(struct app *app, const struct request *req, struct response *ret);
 
-/* Sets up locks and loads the stored config (store must be open). */
+/* Sets up locks, reverts a change left unconfirmed by the last run, and
+ * publishes the first snapshot. The journal must be open. */
 int app_init(struct app *app, struct errbuf *err);
+/* Starts and stops the watcher thread. */
+int app_start(struct app *app);
 void app_release(struct app *app);
+
+/* The change context for the model. */
+struct change_ctx app_change_ctx(struct app *app);
+
+/* Rebuilds the snapshot from the journal; apply_lock and the journal lock
+ * held. */
+int app_publish(struct app *app);
+
+/* Copies what a read needs out of the snapshot (new references). */
+void app_snapshot(struct app *app, struct snapshot *ret);
+void snapshot_release(struct snapshot *s);
 
 int handle_sizes(struct app *app, const struct request *req, struct response *ret);
 int handle_validate(struct app *app, const struct request *req, struct response *ret);
+int handle_config_get(struct app *app, const struct request *req, struct response *ret);
 int handle_config_put(struct app *app, const struct request *req, struct response *ret);
+int handle_config_history(struct app *app, const struct request *req, struct response *ret);
+int handle_config_confirm(struct app *app, const struct request *req, struct response *ret);
+int handle_config_rollback(struct app *app, const struct request *req, struct response *ret);
 int handle_status(struct app *app, const struct request *req, struct response *ret);
 int handle_healthz(struct app *app, const struct request *req, struct response *ret);
 int handle_openapi(struct app *app, const struct request *req, struct response *ret);

@@ -15,6 +15,3 @@ json_t *report_sizes(const struct sizes *s, const struct thp *t, const struct va
 /* The POST /validate document: valid, errors, warnings, reboot_required,
  * memory. */
 json_t *report_validation(const struct validation *v);
-
-/* The per-item results of an apply: {"complete", "results", "thp"}. */
-json_t *report_apply(const struct apply_result *a);

@@ -24,6 +24,12 @@ static const char *status_title(unsigned status)
                 return "Not Acceptable";
         case 409:
                 return "Conflict";
+        case 412:
+                return "Precondition Failed";
+        case 428:
+                return "Precondition Required";
+        case 507:
+                return "Insufficient Storage";
         case 413:
                 return "Content Too Large";
         case 415:

@@ -2,6 +2,7 @@
  * the two differ. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "../model/cleanup.h"
 #include "../model/config.h"
@@ -36,11 +37,26 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         if (r < 0)
                 return kernel_problem(ret, r, req->path, &err);
 
-        pthread_mutex_lock(&app->state_lock);
-        uint64_t generation = app->generation;
-        _cleanup_json_ json_t *desired = json_incref(app->desired);
-        _cleanup_json_ json_t *last = json_incref(app->last_apply);
-        pthread_mutex_unlock(&app->state_lock);
+        struct snapshot snap;
+        app_snapshot(app, &snap);
+        uint64_t generation = snap.generation;
+        _cleanup_json_ json_t *desired = json_incref(snap.desired);
+        _cleanup_json_ json_t *last = json_incref(snap.last_apply);
+        _cleanup_json_ json_t *pending = NULL;
+        if (snap.pending) {
+                char when[32];
+                time_t t = (time_t) snap.deadline;
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                int64_t left = snap.deadline - (int64_t) time(NULL);
+                pending = json_pack("{s:I, s:s, s:I, s:I}", "generation", (json_int_t) snap.pending_generation,
+                                    "deadline", when, "seconds_left", (json_int_t) (left > 0 ? left : 0),
+                                    "reverts_to", (json_int_t) snap.confirmed_generation);
+        }
+        _cleanup_json_ json_t *note = snap.journal_note[0] ? json_string(snap.journal_note) : json_null();
+        uint64_t confirmed = snap.confirmed_generation;
+        snapshot_release(&snap);
 
         _cleanup_json_ json_t *drift = NULL, *reboot = NULL;
         if (desired) {
@@ -81,10 +97,11 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         json_t *kernel = report_sizes(&k.sizes, &k.thp, &app->vopts);
         kernel_release(&k);
         bool in_sync = json_array_size(drift) == 0;
-        json_t *body = json_pack("{s:s, s:s, s:I, s:O?, s:b, s:O, s:O?, s:O, s:n, s:o}", "node_name", app->node_name,
-                                 "version", app->version, "generation", (json_int_t) generation, "desired", desired,
-                                 "in_sync", in_sync, "drift", drift, "last_apply", last, "reboot_required", reboot,
-                                 "pending_confirm", "kernel", kernel);
+        json_t *body = json_pack("{s:s, s:s, s:I, s:I, s:O?, s:b, s:O, s:O?, s:O, s:O?, s:O, s:o}", "node_name",
+                                 app->node_name, "version", app->version, "generation", (json_int_t) generation,
+                                 "confirmed_generation", (json_int_t) confirmed, "desired", desired, "in_sync",
+                                 in_sync, "drift", drift, "last_apply", last, "reboot_required", reboot,
+                                 "pending_confirm", pending, "journal_recovery", note, "kernel", kernel);
         return response_json(ret, 200, body);
 
 oom:

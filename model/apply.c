@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "quantity.h"
+
 const char *apply_status_name(enum apply_status s)
 {
         switch (s) {
@@ -239,4 +242,90 @@ void apply_result_release(struct apply_result *r)
                 return;
         free(r->items);
         *r = (struct apply_result) { 0 };
+}
+
+json_t *apply_snapshot(const struct config *c, const struct sizes *now, const struct thp *thp_now)
+{
+        _cleanup_json_ json_t *root = json_object();
+        json_t *pools = json_object();
+        if (!root || json_object_set_new(root, "pools", pools) < 0)
+                return NULL;
+        char q[QUANTITY_MAX];
+        for (size_t i = 0; i < c->n_pools; i++) {
+                const struct pool_cfg *p = &c->pools[i];
+                const struct size_info *si = sizes_find(now, p->size_kb);
+                if (!si)
+                        continue;
+                json_t *pj = json_object();
+                if (json_object_set_new(pools, quantity_format(p->size_kb * 1024, q), pj) < 0)
+                        return NULL;
+                if (!p->has_nodes) {
+                        if (json_object_set_new(pj, "count", json_integer((json_int_t) size_persistent(si))) < 0)
+                                return NULL;
+                        continue;
+                }
+                json_t *nodes = json_object();
+                if (json_object_set_new(pj, "nodes", nodes) < 0)
+                        return NULL;
+                for (size_t j = 0; j < p->n_nodes; j++) {
+                        int k = sizes_node_index(now, p->nodes[j].node);
+                        if (k < 0)
+                                continue;
+                        char key[16];
+                        snprintf(key, sizeof(key), "%u", p->nodes[j].node);
+                        if (json_object_set_new(nodes, key,
+                                                json_integer((json_int_t) size_node_persistent(&si->nodes[k]))) < 0)
+                                return NULL;
+                }
+        }
+        json_t *t = NULL;
+        for (int k = 0; k < _THP_KNOB_MAX; k++) {
+                const struct thp_setting *st = &thp_now->knobs[k];
+                if (!c->thp[k] || !st->present || st->active < 0)
+                        continue;
+                if (!t && (!(t = json_object()) || json_object_set_new(root, "transparent_hugepage", t) < 0))
+                        return NULL;
+                if (json_object_set_new(t, thp_knob_name((enum thp_knob) k), json_string(st->choices[st->active])) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(root);
+}
+
+json_t *apply_result_to_json(const struct apply_result *a)
+{
+        _cleanup_json_ json_t *root = json_object();
+        json_t *results = json_array(), *thp = json_array();
+        if (!root || json_object_set_new(root, "complete", json_boolean(a->complete)) < 0 ||
+            json_object_set_new(root, "results", results) < 0 || json_object_set_new(root, "thp", thp) < 0)
+                return NULL;
+
+        for (size_t i = 0; i < a->n_items; i++) {
+                const struct apply_item *it = &a->items[i];
+                char ptr[128], q[QUANTITY_MAX];
+                quantity_format(it->size_kb * 1024, q);
+                if (it->node >= 0)
+                        snprintf(ptr, sizeof(ptr), "/pools/%s/nodes/%d", q, it->node);
+                else
+                        snprintf(ptr, sizeof(ptr), "/pools/%s/count", q);
+                json_t *j = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "pointer", ptr, "size", q,
+                                      "node", it->node >= 0 ? json_integer(it->node) : json_null(), "requested",
+                                      (json_int_t) (it->requested), "before", (json_int_t) (it->before), "after", (json_int_t) (it->after),
+                                      "total", (json_int_t) (it->total), "surplus", (json_int_t) (it->surplus), "written", it->written,
+                                      "status", apply_status_name(it->status));
+                if (!j || (it->error[0] && json_object_set_new(j, "error", json_string(it->error)) < 0) ||
+                    json_array_append_new(results, j) < 0)
+                        return NULL;
+        }
+        for (size_t i = 0; i < a->n_thp; i++) {
+                const struct apply_thp_item *it = &a->thp[i];
+                char ptr[96];
+                snprintf(ptr, sizeof(ptr), "/transparent_hugepage/%s", thp_knob_name(it->knob));
+                json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "pointer", ptr, "requested", it->requested,
+                                      "before", it->before, "after", it->after, "status",
+                                      apply_status_name(it->status));
+                if (!j || (it->error[0] && json_object_set_new(j, "error", json_string(it->error)) < 0) ||
+                    json_array_append_new(thp, j) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(root);
 }

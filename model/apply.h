@@ -64,3 +64,14 @@ struct apply_result {
 int apply_config(const struct sysfs *fs, const struct config *c, const struct sizes *now,
                  const struct thp *thp_now, struct apply_result *ret);
 void apply_result_release(struct apply_result *r);
+
+/* The per-item results as the API and the journal show them:
+ * {"complete", "results": [{pointer, size, node, requested, before, after,
+ * total, surplus, written, status, error?}], "thp": [{pointer, requested,
+ * before, after, status, error?}]}. New reference, or NULL on OOM. */
+json_t *apply_result_to_json(const struct apply_result *a);
+
+/* What the kernel holds now of everything c manages, as a config document
+ * (pools by count or by the same nodes, THP words): applying it undoes an
+ * apply of c. New reference, or NULL on OOM. */
+json_t *apply_snapshot(const struct config *c, const struct sizes *now, const struct thp *thp_now);

@@ -331,6 +331,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         .body = ex->body ? ex->body : "",
                         .body_len = ex->len,
                         .caller = ex->who ? ex->who->name : NULL,
+                        .if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
+                        .confirm_within = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "confirm_within"),
                 };
                 r = ex->route->handler(h->cfg.app, &req, &resp);
         }

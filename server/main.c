@@ -12,7 +12,10 @@
 
 #include "../handlers/app.h"
 #include "../handlers/kernel.h"
+#include "../model/cleanup.h"
+#include "../model/config.h"
 #include "auth.h"
+#include "console.h"
 #include "http.h"
 #include "log.h"
 #include "openapi_blob.h"
@@ -46,12 +49,88 @@ static int load_tokens(const struct options *o, struct auth *ret)
         return r;
 }
 
+/* --initial-config: an installer's config becomes generation 1, on the
+ * first start only, checked like any other. */
+static int initial_config(struct app *app, const char *path)
+{
+        struct snapshot snap;
+        app_snapshot(app, &snap);
+        uint64_t existing = snap.generation ? snap.generation : snap.confirmed_generation;
+        bool has_history = json_array_size(snap.history) > 0;
+        snapshot_release(&snap);
+        if (has_history) {
+                log_info("--initial-config %s ignored: the journal already holds generation %llu", path,
+                         (unsigned long long) existing);
+                return 0;
+        }
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f) {
+                log_error("--initial-config: cannot open %s: %s", path, strerror(errno));
+                return -errno;
+        }
+        char *buf = malloc(CONFIG_MAX_BYTES + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t len = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+        if (len > CONFIG_MAX_BYTES) {
+                free(buf);
+                log_error("--initial-config: %s is larger than %d bytes", path, CONFIG_MAX_BYTES);
+                return -EFBIG;
+        }
+        struct findings errors = { 0 };
+        _cleanup_json_ json_t *doc = NULL;
+        struct config c;
+        int r = config_load(buf, len, &doc, &errors);
+        free(buf);
+        if (r == 0)
+                r = config_parse(doc, &c, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                log_error("--initial-config %s: at \"%s\" (%s): %s", path, errors.items[i].pointer,
+                          errors.items[i].code, errors.items[i].message);
+        findings_release(&errors);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&app->apply_lock);
+        struct errbuf err = { { 0 } };
+        r = journal_lock(app->journal, &err);
+        if (r < 0) {
+                pthread_mutex_unlock(&app->apply_lock);
+                config_release(&c);
+                log_error("%s", err.msg);
+                return r;
+        }
+        struct change_ctx ctx = app_change_ctx(app);
+        struct change_result res;
+        r = change_apply(&ctx, &c, "installer", 0, 0, &res);
+        if (r == 0 && res.outcome == CHANGE_INVALID) {
+                for (size_t i = 0; i < res.validation.errors.n; i++)
+                        log_error("--initial-config %s: at \"%s\" (%s): %s", path, res.validation.errors.items[i].pointer,
+                                  res.validation.errors.items[i].code, res.validation.errors.items[i].message);
+                r = -EINVAL;
+        } else if (r == 0 && res.outcome != CHANGE_DONE) {
+                log_error("--initial-config %s: %s", path, res.message);
+                r = -EIO;
+        } else if (r == 0)
+                log_info("--initial-config %s became generation %llu (%s)", path,
+                         (unsigned long long) res.generation,
+                         res.apply.complete ? "the kernel holds it" : "the kernel did not take all of it");
+        change_result_release(&res);
+        (void) app_publish(app);
+        journal_unlock(app->journal);
+        pthread_mutex_unlock(&app->apply_lock);
+        config_release(&c);
+        return r;
+}
+
 static int run(int argc, char **argv)
 {
         struct options o;
         int r = options_parse(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
+        if (strcmp(o.command, "serve") != 0)
+                return console_run(&o);
 
         /* Block the stop signals before any thread starts, so that only the
          * sigwait below receives them. */
@@ -96,17 +175,31 @@ static int run(int argc, char **argv)
                 kernel_release(&k);
         }
 
-        r = store_open(o.state_dir, &app.store, &err);
+        r = journal_open(o.state_dir, o.history, &app.journal, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
                 return EXIT_FAILURE;
         }
+        if (journal_recovery(app.journal)->message[0])
+                log_warning("journal: %s", journal_recovery(app.journal)->message);
+        app.require_if_match = o.require_if_match;
         r = app_init(&app, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
                 return EXIT_FAILURE;
         }
-        log_info("desired config: generation %llu", (unsigned long long) app.generation);
+        if (o.initial_config && initial_config(&app, o.initial_config) < 0)
+                return EXIT_FAILURE;
+        struct snapshot snap;
+        app_snapshot(&app, &snap);
+        log_info("desired config: generation %llu%s", (unsigned long long) snap.generation,
+                 snap.confirmed_generation == snap.generation ? " (confirmed)" : "");
+        snapshot_release(&snap);
+        r = app_start(&app);
+        if (r < 0) {
+                log_error("cannot start the confirm-window watcher: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
 
         struct tls_material tls;
         r = tls_load(o.tls_cert, o.tls_key, o.state_dir, app.node_name, &tls, &err);
@@ -140,7 +233,9 @@ static int run(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_info("listening on https://%s", bound);
-        sd_notifyf(0, "READY=1\nSTATUS=serving on %s, generation %llu", bound, (unsigned long long) app.generation);
+        app_snapshot(&app, &snap);
+        sd_notifyf(0, "READY=1\nSTATUS=serving on %s, generation %llu", bound, (unsigned long long) snap.generation);
+        snapshot_release(&snap);
 
         int sig = 0;
         sigwait(&stop, &sig);
@@ -150,7 +245,7 @@ static int run(int argc, char **argv)
         http_stop(http);
         auth_release(&auth);
         app_release(&app);
-        store_close(&app.store);
+        journal_close(app.journal);
         sysfs_release(&app.fs);
         return EXIT_SUCCESS;
 }

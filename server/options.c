@@ -20,9 +20,21 @@
 static void usage(FILE *f)
 {
         fputs("Usage: hugepaged [serve] [OPTIONS]\n"
+              "       hugepaged history [OPTIONS]\n"
+              "       hugepaged rollback [--to GEN] [OPTIONS]\n"
+              "       hugepaged apply-saved [OPTIONS]\n"
               "\n"
               "Serves the node's hugepage setup over HTTPS: see, check and apply pools per size\n"
               "and NUMA node, the default size and transparent hugepages.\n"
+              "\n"
+              "Console commands, for when the API cannot be reached (they share the state\n"
+              "directory with a running service safely):\n"
+              "  history                  list the journaled generations\n"
+              "  rollback [--to GEN]      undo a change awaiting confirmation, or go back to\n"
+              "                           generation GEN (default: the confirmed one before\n"
+              "                           the current), applied and confirmed at once\n"
+              "  apply-saved              apply the last confirmed config once and exit (the\n"
+              "                           boot path)\n"
               "\n"
               "Options:\n"
               "  --listen HOST:PORT       address to serve on (default 127.0.0.1:8443;\n"
@@ -46,6 +58,11 @@ static void usage(FILE *f)
               "                           else the host name)\n"
               "  --base-page-size SIZE    base page size of the machine the sysfs tree\n"
               "                           describes (default: this machine's)\n"
+              "  --history N              generations the journal keeps (default 50)\n"
+              "  --require-if-match       refuse changes without If-Match (428)\n"
+              "  --initial-config FILE    a config (from an installer) that becomes\n"
+              "                           generation 1 on the first start only\n"
+              "  --to GEN                 for rollback: the generation to bring back\n"
               "  -h, --help               show this help\n"
               "  --version                show the version\n",
               f);
@@ -130,6 +147,10 @@ int options_parse(int argc, char **argv, struct options *o)
                 OPT_NODE_NAME,
                 OPT_BASE_PAGE,
                 OPT_VERSION,
+                OPT_HISTORY,
+                OPT_REQUIRE_IF_MATCH,
+                OPT_INITIAL_CONFIG,
+                OPT_TO,
         };
         static const struct option longopts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -146,6 +167,10 @@ int options_parse(int argc, char **argv, struct options *o)
                 { "base-page-size", required_argument, NULL, OPT_BASE_PAGE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
+                { "history", required_argument, NULL, OPT_HISTORY },
+                { "require-if-match", no_argument, NULL, OPT_REQUIRE_IF_MATCH },
+                { "initial-config", required_argument, NULL, OPT_INITIAL_CONFIG },
+                { "to", required_argument, NULL, OPT_TO },
                 {},
         };
 
@@ -158,13 +183,19 @@ int options_parse(int argc, char **argv, struct options *o)
                 .procfs_root = "/proc",
                 .reserve = { .reserve_kb = 1024 * 1024, .reserve_percent = 10 },
                 .max_body = DEFAULT_MAX_BODY,
+                .history = 50,
         };
 
         /* A leading command word, as in "hugepaged serve --listen …". */
         int first = 1;
         if (argc > 1 && argv[1][0] != '-') {
-                if (strcmp(argv[1], "serve") != 0)
-                        return fail("unknown command '%s' (the only command is 'serve')", argv[1]);
+                static const char *const commands[] = { "serve", "history", "rollback", "apply-saved" };
+                o->command = NULL;
+                for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                        if (strcmp(argv[1], commands[i]) == 0)
+                                o->command = commands[i];
+                if (!o->command)
+                        return fail("unknown command '%s' (serve, history, rollback or apply-saved)", argv[1]);
                 first = 2;
         }
         optind = first;
@@ -223,6 +254,32 @@ int options_parse(int argc, char **argv, struct options *o)
                                 o->base_page_kb = b / 1024;
                         break;
                 }
+                case OPT_HISTORY: {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v < 2 || v > 10000)
+                                r = fail("--history: '%s' is not a number of generations from 2 to 10000", optarg);
+                        else
+                                o->history = (unsigned) v;
+                        break;
+                }
+                case OPT_REQUIRE_IF_MATCH:
+                        o->require_if_match = true;
+                        break;
+                case OPT_INITIAL_CONFIG:
+                        o->initial_config = optarg;
+                        break;
+                case OPT_TO: {
+                        char *end;
+                        errno = 0;
+                        unsigned long long v = strtoull(optarg, &end, 10);
+                        if (optarg[0] < '1' || optarg[0] > '9' || *end || errno)
+                                r = fail("--to: '%s' is not a generation number", optarg);
+                        else
+                                o->rollback_to = v;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 1;
@@ -239,6 +296,8 @@ int options_parse(int argc, char **argv, struct options *o)
         }
         if (optind < argc)
                 return fail("unexpected argument '%s'", argv[optind]);
+        if (o->rollback_to && strcmp(o->command, "rollback") != 0)
+                return fail("--to goes with the rollback command");
         if (!o->tls_cert != !o->tls_key)
                 return fail("--tls-cert and --tls-key go together");
         if (!*o->state_dir || !*o->sysfs_root || !*o->procfs_root)

@@ -8,7 +8,7 @@
 #include "../model/validate.h"
 
 struct options {
-        const char *command;     /* "serve" */
+        const char *command;     /* "serve", "history", "rollback", "apply-saved" */
         char listen_host[256];   /* "127.0.0.1", "::1", "localhost" */
         char listen_port[8];     /* "8443"; "0" picks a free port */
         const char *state_dir;
@@ -22,6 +22,10 @@ struct options {
         size_t max_body;
         const char *node_name;
         uint64_t base_page_kb; /* 0: this machine's */
+        unsigned history;      /* generations the journal keeps */
+        bool require_if_match;
+        const char *initial_config;
+        uint64_t rollback_to;  /* "rollback --to GEN"; 0: the previous confirmed one */
 };
 
 /* Parses argv into *ret. Returns 0 to go on, 1 when the program should exit

@@ -7,18 +7,25 @@ static const struct route routes[] = {
         { "/sizes", "GET", handle_sizes, ACCESS_READ, false },
         { "/status", "GET", handle_status, ACCESS_READ, false },
         { "/validate", "POST", handle_validate, ACCESS_READ, true },
+        { "/config", "GET", handle_config_get, ACCESS_READ, false },
         { "/config", "PUT", handle_config_put, ACCESS_ADMIN, true },
+        { "/config/history", "GET", handle_config_history, ACCESS_READ, false },
+        { "/config/confirm", "POST", handle_config_confirm, ACCESS_ADMIN, false },
+        { "/config/rollback", "POST", handle_config_rollback, ACCESS_ADMIN, true },
         { "/healthz", "GET", handle_healthz, ACCESS_OPEN, false },
         { "/openapi.json", "GET", handle_openapi, ACCESS_OPEN, false },
 };
 
-/* The Allow header of each path, in the order of the routes above. */
+/* The Allow header of each path. */
 static const struct {
         const char *path;
         const char *allow;
 } allows[] = {
-        { "/sizes", "GET, HEAD" },  { "/status", "GET, HEAD" },  { "/validate", "POST" },
-        { "/config", "PUT" },       { "/healthz", "GET, HEAD" }, { "/openapi.json", "GET, HEAD" },
+        { "/sizes", "GET, HEAD" },         { "/status", "GET, HEAD" },
+        { "/validate", "POST" },           { "/config", "GET, HEAD, PUT" },
+        { "/config/history", "GET, HEAD" }, { "/config/confirm", "POST" },
+        { "/config/rollback", "POST" },    { "/healthz", "GET, HEAD" },
+        { "/openapi.json", "GET, HEAD" },
 };
 
 enum router_match router_find(const char *method, const char *path, const struct route **ret_route,

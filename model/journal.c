@@ -1,0 +1,688 @@
+/* See journal.h. */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cleanup.h"
+
+#define JOURNAL_NAME "journal"
+#define JOURNAL_TMP ".journal.tmp"
+#define LOCK_NAME "lock"
+#define JOURNAL_MAX (64 * 1024 * 1024)
+
+struct journal {
+        char *dir;
+        int dir_fd;
+        int fd;
+        int lock_fd;
+        unsigned keep;
+        struct journal_record *recs;
+        size_t n;
+        uint64_t next_seq;
+        dev_t dev; /* the file we loaded, to notice another process's changes */
+        ino_t ino;
+        off_t size;
+        struct journal_recovery recovery;
+};
+
+static const char *const event_names[_JOURNAL_EVENT_MAX] = {
+        [JOURNAL_ACCEPTED] = "accepted",
+        [JOURNAL_APPLIED] = "applied",
+        [JOURNAL_CONFIRMED] = "confirmed",
+        [JOURNAL_REVERTED] = "reverted",
+};
+
+const char *journal_event_name(enum journal_event e)
+{
+        return e < _JOURNAL_EVENT_MAX ? event_names[e] : "unknown";
+}
+
+static void sha256_hex(const char *data, size_t len, char hex[65])
+{
+        unsigned char md[32];
+        unsigned int n = 0;
+        if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+                memset(hex, '0', 64); /* cannot match a real digest */
+                hex[64] = '\0';
+                return;
+        }
+        for (unsigned i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --- the record codec ------------------------------------------------------ */
+
+char *journal_encode(const struct journal_record *rec)
+{
+        _cleanup_json_ json_t *o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s}", "v", JOURNAL_FORMAT, "seq",
+                                             (json_int_t) rec->seq, "event", journal_event_name(rec->event), "gen",
+                                             (json_int_t) rec->generation, "time", rec->time, "who", rec->who);
+        if (!o)
+                return NULL;
+        if ((rec->config && json_object_set(o, "config", rec->config) < 0) ||
+            (rec->before && json_object_set(o, "before", rec->before) < 0) ||
+            (rec->deadline && json_object_set_new(o, "deadline", json_integer(rec->deadline)) < 0) ||
+            (rec->report && json_object_set(o, "report", rec->report) < 0) ||
+            (rec->event == JOURNAL_REVERTED && json_object_set_new(o, "to", json_integer((json_int_t) rec->to)) < 0) ||
+            (rec->reason[0] && json_object_set_new(o, "reason", json_string(rec->reason)) < 0) ||
+            (rec->origin && json_object_set_new(o, "origin", json_integer((json_int_t) rec->origin)) < 0))
+                return NULL;
+        /* Compact output escapes every control character, so the text
+         * holds no newline of its own. */
+        _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
+        if (!text)
+                return NULL;
+        size_t len = strlen(text);
+        char *line = malloc(64 + 1 + len + 2);
+        if (!line)
+                return NULL;
+        sha256_hex(text, len, line);
+        line[64] = ' ';
+        memcpy(line + 65, text, len);
+        line[65 + len] = '\n';
+        line[66 + len] = '\0';
+        return line;
+}
+
+void journal_record_release(struct journal_record *rec)
+{
+        if (!rec)
+                return;
+        json_decref(rec->config);
+        json_decref(rec->before);
+        json_decref(rec->report);
+        rec->config = rec->before = rec->report = NULL;
+}
+
+int journal_decode(const char *line, size_t len, struct journal_record *ret)
+{
+        if (len > 0 && line[len - 1] == '\n')
+                len--;
+        if (len < 67 || line[64] != ' ')
+                return -EBADMSG;
+        const char *text = line + 65;
+        size_t tlen = len - 65;
+
+        json_error_t e;
+        _cleanup_json_ json_t *o = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &e);
+        json_int_t v = 0;
+        /* The format is looked at before the checksum: a newer binary may
+         * have changed how records are summed, and its records must stop
+         * us rather than be cut as damaged. */
+        if (o && json_unpack(o, "{s:I}", "v", &v) == 0 && v > JOURNAL_FORMAT)
+                return -EPROTONOSUPPORT;
+        char hex[65];
+        sha256_hex(text, tlen, hex);
+        if (memcmp(hex, line, 64) != 0 || !o || v != JOURNAL_FORMAT)
+                return -EBADMSG;
+
+        struct journal_record r = { 0 };
+        json_int_t seq = 0, gen = 0, deadline = 0, to = 0, origin = 0;
+        const char *event = NULL, *when = NULL, *who = NULL, *reason = NULL;
+        json_t *config = NULL, *before = NULL, *report = NULL;
+        if (json_unpack_ex(o, &e, 0, "{s:I, s:s, s:I, s:s, s:s, s?o, s?o, s?I, s?o, s?I, s?s, s?I}", "seq", &seq,
+                           "event", &event, "gen", &gen, "time", &when, "who", &who, "config", &config, "before",
+                           &before, "deadline", &deadline, "report", &report, "to", &to, "reason", &reason, "origin",
+                           &origin) < 0)
+                return -EBADMSG;
+        if (seq < 1 || gen < 0 || to < 0 || origin < 0)
+                return -EBADMSG;
+        int ev = -1;
+        for (int i = 0; i < _JOURNAL_EVENT_MAX; i++)
+                if (strcmp(event, event_names[i]) == 0)
+                        ev = i;
+        if (ev < 0 || (ev == JOURNAL_ACCEPTED && !json_is_object(config)) ||
+            (ev == JOURNAL_APPLIED && !json_is_object(report)))
+                return -EBADMSG;
+
+        r.seq = (uint64_t) seq;
+        r.event = (enum journal_event) ev;
+        r.generation = (uint64_t) gen;
+        snprintf(r.time, sizeof(r.time), "%s", when);
+        snprintf(r.who, sizeof(r.who), "%s", who);
+        r.config = json_incref(config);
+        r.before = json_incref(before);
+        r.report = json_incref(report);
+        r.deadline = deadline;
+        r.to = (uint64_t) to;
+        r.origin = (uint64_t) origin;
+        if (reason)
+                snprintf(r.reason, sizeof(r.reason), "%s", reason);
+        *ret = r;
+        return 0;
+}
+
+/* --- loading and recovery --------------------------------------------------- */
+
+static void free_records(struct journal *j)
+{
+        for (size_t i = 0; i < j->n; i++)
+                journal_record_release(&j->recs[i]);
+        free(j->recs);
+        j->recs = NULL;
+        j->n = 0;
+}
+
+static int push_record(struct journal *j, const struct journal_record *rec)
+{
+        struct journal_record *grown = realloc(j->recs, (j->n + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        j->recs = grown;
+        j->recs[j->n++] = *rec;
+        if (rec->seq >= j->next_seq)
+                j->next_seq = rec->seq + 1;
+        return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+        while (len > 0) {
+                ssize_t k = write(fd, p, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                p += k;
+                len -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Writes data to a new file in the directory, durably. */
+static int save_aside(struct journal *j, const char *data, size_t len, char *ret_name, size_t size)
+{
+        char name[96];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        for (int i = 0; i < 100; i++) {
+                char stamp[32];
+                strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+                snprintf(name, sizeof(name), JOURNAL_NAME ".corrupt-%s%s%.0d", stamp, i ? "-" : "", i);
+                int fd = openat(j->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0 && errno == EEXIST)
+                        continue;
+                if (fd < 0)
+                        return -errno;
+                int r = write_all(fd, data, len);
+                if (r == 0 && fsync(fd) < 0)
+                        r = -errno;
+                close(fd);
+                if (r < 0)
+                        return r;
+                snprintf(ret_name, size, "%s/%s", j->dir, name);
+                return fsync(j->dir_fd) < 0 ? -errno : 0;
+        }
+        return -EEXIST;
+}
+
+/* Replaces the journal file with text (temp file, fsync, rename, fsync
+ * directory) and reopens it. */
+static int replace_file(struct journal *j, const char *text, size_t len, struct errbuf *err)
+{
+        (void) unlinkat(j->dir_fd, JOURNAL_TMP, 0);
+        int fd = openat(j->dir_fd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return errbuf_set(err, -errno, "cannot create %s/" JOURNAL_TMP ": %s", j->dir, strerror(errno));
+        int r = write_all(fd, text, len);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        if (r == 0 && renameat(j->dir_fd, JOURNAL_TMP, j->dir_fd, JOURNAL_NAME) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlinkat(j->dir_fd, JOURNAL_TMP, 0);
+                return errbuf_set(err, r, "cannot rewrite %s/" JOURNAL_NAME ": %s", j->dir, strerror(-r));
+        }
+        if (fsync(j->dir_fd) < 0)
+                return errbuf_set(err, -errno, "cannot fsync %s: %s", j->dir, strerror(errno));
+        int nfd = openat(j->dir_fd, JOURNAL_NAME, O_RDWR | O_APPEND | O_CLOEXEC);
+        if (nfd < 0)
+                return errbuf_set(err, -errno, "cannot reopen %s/" JOURNAL_NAME ": %s", j->dir, strerror(errno));
+        if (j->fd >= 0)
+                close(j->fd);
+        j->fd = nfd;
+        return 0;
+}
+
+static int remember_file(struct journal *j)
+{
+        struct stat st;
+        if (fstat(j->fd, &st) < 0)
+                return -errno;
+        j->dev = st.st_dev;
+        j->ino = st.st_ino;
+        j->size = st.st_size;
+        return 0;
+}
+
+/* Reads the file into records, mending a damaged tail or middle. */
+static int load(struct journal *j, struct errbuf *err)
+{
+        struct stat st;
+        if (fstat(j->fd, &st) < 0)
+                return errbuf_set(err, -errno, "cannot stat %s/" JOURNAL_NAME ": %s", j->dir, strerror(errno));
+        if (st.st_size > JOURNAL_MAX)
+                return errbuf_set(err, -EFBIG, "%s/" JOURNAL_NAME " is larger than %d bytes", j->dir, JOURNAL_MAX);
+        size_t len = (size_t) st.st_size;
+        _cleanup_free_ char *buf = malloc(len + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t got = 0;
+        while (got < len) {
+                ssize_t k = pread(j->fd, buf + got, len - got, (off_t) got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return errbuf_set(err, -errno, "cannot read %s/" JOURNAL_NAME ": %s", j->dir, strerror(errno));
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        len = got;
+
+        free_records(j);
+        j->next_seq = 1;
+        j->recovery = (struct journal_recovery) { 0 };
+
+        /* good: the text of the readable lines; bad: the rest. */
+        _cleanup_free_ char *good = malloc(len + 1), *bad = malloc(len + 1);
+        if (!good || !bad)
+                return -ENOMEM;
+        size_t good_len = 0, bad_len = 0, bad_lines = 0, pos = 0;
+        bool bad_in_middle = false, pending_bad = false;
+        int r = 0;
+        while (pos < len) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                size_t end = nl ? (size_t) (nl - buf) + 1 : len;
+                struct journal_record rec;
+                r = nl ? journal_decode(buf + pos, end - pos, &rec) : -EBADMSG;
+                if (r == -EPROTONOSUPPORT) {
+                        free_records(j);
+                        return errbuf_set(err, r,
+                                          "%s/" JOURNAL_NAME " holds a record of a newer format than this binary's "
+                                          "(%d): refusing to start rather than rewrite it; run the newer hugepaged",
+                                          j->dir, JOURNAL_FORMAT);
+                }
+                if (r == 0) {
+                        if (pending_bad)
+                                bad_in_middle = true;
+                        r = push_record(j, &rec);
+                        if (r < 0) {
+                                journal_record_release(&rec);
+                                return r;
+                        }
+                        memcpy(good + good_len, buf + pos, end - pos);
+                        good_len += end - pos;
+                } else {
+                        memcpy(bad + bad_len, buf + pos, end - pos);
+                        bad_len += end - pos;
+                        bad_lines++;
+                        pending_bad = true;
+                }
+                pos = end;
+        }
+        r = 0;
+        if (bad_len == 0)
+                return remember_file(j);
+
+        if (j->n == 0) {
+                /* Not one readable record: this is not a damaged tail but
+                 * not our file, or a format we cannot even recognise. */
+                return errbuf_set(err, -EBADMSG,
+                                  "%s/" JOURNAL_NAME " holds no readable record (%zu bytes): not a hugepaged journal "
+                                  "of format %d; move it aside deliberately to start afresh",
+                                  j->dir, len, JOURNAL_FORMAT);
+        }
+
+        r = save_aside(j, bad, bad_len, j->recovery.saved_as, sizeof(j->recovery.saved_as));
+        if (r < 0)
+                return errbuf_set(err, r, "cannot save the damaged part of %s/" JOURNAL_NAME ": %s", j->dir,
+                                  strerror(-r));
+        if (bad_in_middle) {
+                j->recovery.corrupt_records = bad_lines;
+                r = replace_file(j, good, good_len, err);
+        } else {
+                j->recovery.torn_tail = true;
+                if (ftruncate(j->fd, (off_t) good_len) < 0 || fsync(j->fd) < 0)
+                        r = errbuf_set(err, -errno, "cannot cut %s/" JOURNAL_NAME ": %s", j->dir, strerror(errno));
+        }
+        if (r < 0)
+                return r;
+        snprintf(j->recovery.message, sizeof(j->recovery.message),
+                 "%s: %zu damaged byte%s (%zu line%s) set aside in %s; the journal goes on from its last good "
+                 "record (seq %" PRIu64 ")",
+                 bad_in_middle ? "damaged records in the middle of the journal" : "a torn or damaged tail", bad_len,
+                 bad_len == 1 ? "" : "s", bad_lines, bad_lines == 1 ? "" : "s", j->recovery.saved_as,
+                 j->next_seq - 1);
+        return remember_file(j);
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+        char buf[4096];
+        if (strlen(dir) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, dir);
+        for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
+                buf[n - 1] = '\0';
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int journal_open(const char *dir, unsigned keep_generations, struct journal **ret, struct errbuf *err)
+{
+        int r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return errbuf_set(err, r, "cannot create the state directory %s: %s", dir, strerror(-r));
+
+        struct journal *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->fd = j->lock_fd = -1;
+        j->keep = keep_generations < 2 ? 2 : keep_generations;
+        j->next_seq = 1;
+        j->dir = strdup(dir);
+        j->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!j->dir || j->dir_fd < 0) {
+                r = j->dir ? errbuf_set(err, -errno, "cannot open %s: %s", dir, strerror(errno)) : -ENOMEM;
+                goto fail;
+        }
+        j->lock_fd = openat(j->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (j->lock_fd < 0) {
+                r = errbuf_set(err, -errno, "cannot open %s/" LOCK_NAME ": %s", dir, strerror(errno));
+                goto fail;
+        }
+        r = journal_lock(j, err); /* opens and loads under the lock */
+        if (r < 0)
+                goto fail;
+        journal_unlock(j);
+        *ret = j;
+        return 0;
+fail:
+        journal_close(j);
+        return r;
+}
+
+void journal_close(struct journal *j)
+{
+        if (!j)
+                return;
+        free_records(j);
+        if (j->fd >= 0)
+                close(j->fd);
+        if (j->lock_fd >= 0)
+                close(j->lock_fd);
+        if (j->dir_fd >= 0)
+                close(j->dir_fd);
+        free(j->dir);
+        free(j);
+}
+
+const char *journal_dir(const struct journal *j)
+{
+        return j->dir;
+}
+
+int journal_refresh(struct journal *j, struct errbuf *err)
+{
+        struct stat st;
+        bool created = false;
+        if (fstatat(j->dir_fd, JOURNAL_NAME, &st, 0) < 0) {
+                if (errno != ENOENT)
+                        return errbuf_set(err, -errno, "cannot stat %s/" JOURNAL_NAME ": %s", j->dir,
+                                          strerror(errno));
+                created = true;
+        } else if (j->fd >= 0 && st.st_dev == j->dev && st.st_ino == j->ino && st.st_size == j->size)
+                return 0; /* nobody else changed it */
+
+        if (j->fd >= 0)
+                close(j->fd);
+        (void) unlinkat(j->dir_fd, JOURNAL_TMP, 0); /* a compaction that died before its rename */
+        j->fd = openat(j->dir_fd, JOURNAL_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (j->fd < 0)
+                return errbuf_set(err, -errno, "cannot open %s/" JOURNAL_NAME ": %s", j->dir, strerror(errno));
+        if (created && fsync(j->dir_fd) < 0)
+                return errbuf_set(err, -errno, "cannot fsync %s: %s", j->dir, strerror(errno));
+        return load(j, err);
+}
+
+int journal_lock(struct journal *j, struct errbuf *err)
+{
+        while (flock(j->lock_fd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return errbuf_set(err, -errno, "cannot lock %s/" LOCK_NAME ": %s", j->dir, strerror(errno));
+        int r = journal_refresh(j, err);
+        if (r < 0)
+                journal_unlock(j);
+        return r;
+}
+
+void journal_unlock(struct journal *j)
+{
+        (void) flock(j->lock_fd, LOCK_UN);
+}
+
+/* --- changes ------------------------------------------------------------------- */
+
+int journal_append(struct journal *j, struct journal_record *rec, struct errbuf *err)
+{
+        rec->seq = j->next_seq;
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(rec->time, sizeof(rec->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+        _cleanup_free_ char *line = journal_encode(rec);
+        if (!line)
+                return -ENOMEM;
+        size_t len = strlen(line);
+        int r = write_all(j->fd, line, len);
+        if (r == 0 && fdatasync(j->fd) < 0)
+                r = -errno;
+        if (r < 0) {
+                /* Take back whatever part of the line reached the file, so
+                 * that the journal ends on its last good record. */
+                if (ftruncate(j->fd, j->size) == 0)
+                        (void) fdatasync(j->fd);
+                return errbuf_set(err, r, "cannot append to %s/" JOURNAL_NAME ": %s", j->dir, strerror(-r));
+        }
+
+        struct journal_record copy = *rec;
+        json_incref(copy.config);
+        json_incref(copy.before);
+        json_incref(copy.report);
+        r = push_record(j, &copy);
+        if (r < 0) {
+                journal_record_release(&copy);
+                return r;
+        }
+        j->size += (off_t) len;
+
+        /* Bound the file: a few records per generation are normal. */
+        if (j->n > (size_t) j->keep * 8 + 64) {
+                r = journal_compact(j, err);
+                if (r < 0)
+                        return 0; /* the record is safe; compaction can wait for the next append */
+        }
+        return 0;
+}
+
+static bool keep_generation(uint64_t gen, const uint64_t *keep, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (keep[i] == gen)
+                        return true;
+        return false;
+}
+
+int journal_compact(struct journal *j, struct errbuf *err)
+{
+        struct journal_state st;
+        journal_state(j, &st);
+
+        /* The newest accepted generations, the desired one and the confirmed
+         * one: everything the state and the history need. */
+        size_t cap = j->keep + 3, n_keep = 0;
+        _cleanup_free_ uint64_t *keep = calloc(cap, sizeof(uint64_t));
+        if (!keep)
+                return -ENOMEM;
+        if (st.generation)
+                keep[n_keep++] = st.generation;
+        if (st.confirmed_generation && !keep_generation(st.confirmed_generation, keep, n_keep))
+                keep[n_keep++] = st.confirmed_generation;
+        size_t newest = 0;
+        for (size_t i = j->n; i-- > 0 && newest < j->keep;) {
+                const struct journal_record *r = &j->recs[i];
+                if (r->event != JOURNAL_ACCEPTED)
+                        continue;
+                newest++;
+                if (!keep_generation(r->generation, keep, n_keep) && n_keep < cap)
+                        keep[n_keep++] = r->generation;
+        }
+
+        size_t total = 0;
+        char **lines = calloc(j->n ? j->n : 1, sizeof(char *));
+        if (!lines)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t i = 0; i < j->n && r == 0; i++) {
+                const struct journal_record *rec = &j->recs[i];
+                bool kept = keep_generation(rec->generation, keep, n_keep) ||
+                            (rec->event == JOURNAL_REVERTED && keep_generation(rec->to, keep, n_keep));
+                if (!kept)
+                        continue;
+                lines[i] = journal_encode(rec);
+                if (!lines[i])
+                        r = -ENOMEM;
+                else
+                        total += strlen(lines[i]);
+        }
+        char *text = r == 0 ? malloc(total + 1) : NULL;
+        if (r == 0 && !text)
+                r = -ENOMEM;
+        size_t off = 0;
+        for (size_t i = 0; i < j->n; i++) {
+                if (text && lines[i]) {
+                        size_t l = strlen(lines[i]);
+                        memcpy(text + off, lines[i], l);
+                        off += l;
+                }
+                free(lines[i]);
+        }
+        free(lines);
+        if (r < 0) {
+                free(text);
+                return r;
+        }
+        r = replace_file(j, text, off, err);
+        free(text);
+        if (r < 0)
+                return r;
+
+        /* Drop the records that were left out, in memory too. */
+        size_t w = 0;
+        for (size_t i = 0; i < j->n; i++) {
+                struct journal_record *rec = &j->recs[i];
+                bool kept = keep_generation(rec->generation, keep, n_keep) ||
+                            (rec->event == JOURNAL_REVERTED && keep_generation(rec->to, keep, n_keep));
+                if (kept)
+                        j->recs[w++] = *rec;
+                else
+                        journal_record_release(rec);
+        }
+        j->n = w;
+        return remember_file(j);
+}
+
+/* --- reading --------------------------------------------------------------------- */
+
+const struct journal_record *journal_records(const struct journal *j, size_t *ret_n)
+{
+        *ret_n = j->n;
+        return j->recs;
+}
+
+const struct journal_record *journal_find_accepted(const struct journal *j, uint64_t gen)
+{
+        for (size_t i = j->n; i-- > 0;)
+                if (j->recs[i].event == JOURNAL_ACCEPTED && j->recs[i].generation == gen)
+                        return &j->recs[i];
+        return NULL;
+}
+
+const struct journal_recovery *journal_recovery(const struct journal *j)
+{
+        return &j->recovery;
+}
+
+void journal_state(const struct journal *j, struct journal_state *ret)
+{
+        struct journal_state s = { 0 };
+        for (size_t i = 0; i < j->n; i++) {
+                const struct journal_record *r = &j->recs[i];
+                if (r->generation > s.max_generation)
+                        s.max_generation = r->generation;
+                switch (r->event) {
+                case JOURNAL_ACCEPTED:
+                        s.generation = r->generation;
+                        s.config = r->config;
+                        s.pending = true;
+                        s.deadline = r->deadline;
+                        s.pending_before = r->before;
+                        break;
+                case JOURNAL_APPLIED:
+                        s.last_applied = r;
+                        break;
+                case JOURNAL_CONFIRMED:
+                        if (r->generation == s.generation) {
+                                s.pending = false;
+                                s.deadline = 0;
+                                s.pending_before = NULL;
+                        }
+                        s.confirmed_generation = r->generation;
+                        s.confirmed_config = r->generation == s.generation ? s.config : NULL;
+                        if (!s.confirmed_config) {
+                                const struct journal_record *a = journal_find_accepted(j, r->generation);
+                                s.confirmed_config = a ? a->config : NULL;
+                        }
+                        break;
+                case JOURNAL_REVERTED:
+                        if (r->generation == s.generation) {
+                                const struct journal_record *a = r->to ? journal_find_accepted(j, r->to) : NULL;
+                                s.generation = a ? r->to : 0;
+                                s.config = a ? a->config : NULL;
+                                s.pending = false;
+                                s.deadline = 0;
+                                s.pending_before = NULL;
+                        }
+                        if (r->report)
+                                s.last_applied = r;
+                        break;
+                case _JOURNAL_EVENT_MAX:
+                        break;
+                }
+        }
+        *ret = s;
+}
