@@ -28,7 +28,7 @@ struct journal {
         int lock_fd;
         unsigned keep;
         struct journal_record *recs;
-        size_t n;
+        size_t n, cap;
         uint64_t next_seq;
         dev_t dev; /* the file we loaded, to notice another process's changes */
         ino_t ino;
@@ -57,8 +57,12 @@ static void sha256_hex(const char *data, size_t len, char hex[65])
                 hex[64] = '\0';
                 return;
         }
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        static const char digits[] = "0123456789abcdef";
+        for (unsigned i = 0; i < 32; i++) {
+                hex[2 * i] = digits[md[i] >> 4];
+                hex[2 * i + 1] = digits[md[i] & 15];
+        }
+        hex[64] = '\0';
 }
 
 /* --- the record codec ------------------------------------------------------ */
@@ -171,15 +175,19 @@ static void free_records(struct journal *j)
                 journal_record_release(&j->recs[i]);
         free(j->recs);
         j->recs = NULL;
-        j->n = 0;
+        j->n = j->cap = 0;
 }
 
 static int push_record(struct journal *j, const struct journal_record *rec)
 {
-        struct journal_record *grown = realloc(j->recs, (j->n + 1) * sizeof(*grown));
-        if (!grown)
-                return -ENOMEM;
-        j->recs = grown;
+        if (j->n == j->cap) {
+                size_t cap = j->cap ? j->cap * 2 : 64;
+                struct journal_record *grown = realloc(j->recs, cap * sizeof(*grown));
+                if (!grown)
+                        return -ENOMEM;
+                j->recs = grown;
+                j->cap = cap;
+        }
         j->recs[j->n++] = *rec;
         if (rec->seq >= j->next_seq)
                 j->next_seq = rec->seq + 1;
@@ -569,9 +577,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         int r = 0;
         for (size_t i = 0; i < j->n && r == 0; i++) {
                 const struct journal_record *rec = &j->recs[i];
-                bool kept = keep_generation(rec->generation, keep, n_keep) ||
-                            (rec->event == JOURNAL_REVERTED && keep_generation(rec->to, keep, n_keep));
-                if (!kept)
+                if (!keep_generation(rec->generation, keep, n_keep))
                         continue;
                 lines[i] = journal_encode(rec);
                 if (!lines[i])
@@ -605,9 +611,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         size_t w = 0;
         for (size_t i = 0; i < j->n; i++) {
                 struct journal_record *rec = &j->recs[i];
-                bool kept = keep_generation(rec->generation, keep, n_keep) ||
-                            (rec->event == JOURNAL_REVERTED && keep_generation(rec->to, keep, n_keep));
-                if (kept)
+                if (keep_generation(rec->generation, keep, n_keep))
                         j->recs[w++] = *rec;
                 else
                         journal_record_release(rec);
