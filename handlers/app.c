@@ -105,7 +105,9 @@ int app_publish(struct app *app)
                 .last_apply = build_last_apply(&st),
                 .history = build_history(app->journal, &st),
         };
-        snprintf(s.journal_note, sizeof(s.journal_note), "%s", journal_recovery(app->journal)->message);
+        snprintf(s.journal_note, sizeof(s.journal_note), "%s%s%s", app->start_note,
+                 app->start_note[0] && journal_recovery(app->journal)->message[0] ? "; " : "",
+                 journal_recovery(app->journal)->message);
         if ((st.config && !s.desired) || !s.history || (st.last_applied && st.last_applied->report && !s.last_apply)) {
                 snapshot_release(&s);
                 return -ENOMEM;
@@ -162,10 +164,13 @@ int app_init(struct app *app, struct errbuf *err)
         if (r == 0) {
                 /* A change nobody confirmed does not outlive the process
                  * that made it: a crash mid-apply, or a restart inside the
-                 * confirm window. */
-                r = revert_pending(app, "restart", err);
-                int p = app_publish(app);
-                r = r < 0 ? r : p;
+                 * confirm window. If the kernel cannot be written now, the
+                 * service still starts (to show why), and says so. */
+                struct errbuf why = { { 0 } };
+                if (revert_pending(app, "restart", &why) < 0)
+                        snprintf(app->start_note, sizeof(app->start_note),
+                                 "a change left unconfirmed by the last run could not be reverted: %s", why.msg);
+                r = app_publish(app);
                 journal_unlock(app->journal);
         }
         pthread_mutex_unlock(&app->apply_lock);

@@ -57,6 +57,8 @@ struct app {
         pthread_mutex_t state_lock; /* guards snap */
         struct snapshot snap;
 
+        char start_note[512]; /* a revert that failed at start, "" = none */
+
         pthread_t watcher;
         bool watcher_running;
         atomic_bool stopping;

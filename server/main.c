@@ -188,6 +188,8 @@ static int run(int argc, char **argv)
                 log_error("%s", err.msg);
                 return EXIT_FAILURE;
         }
+        if (app.start_note[0])
+                log_error("%s", app.start_note);
         if (o.initial_config && initial_config(&app, o.initial_config) < 0)
                 return EXIT_FAILURE;
         struct snapshot snap;
