@@ -169,7 +169,7 @@ int app_init(struct app *app, struct errbuf *err)
                 struct errbuf why = { { 0 } };
                 if (revert_pending(app, "restart", &why) < 0)
                         snprintf(app->start_note, sizeof(app->start_note),
-                                 "a change left unconfirmed by the last run could not be reverted: %s", why.msg);
+                                 "a change left unconfirmed by the last run could not be reverted: %.400s", why.msg);
                 r = app_publish(app);
                 journal_unlock(app->journal);
         }

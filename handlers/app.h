@@ -39,7 +39,7 @@ struct snapshot {
         int64_t deadline; /* Unix seconds; 0 = none */
         json_t *last_apply; /* {generation, time, complete, results, thp} or NULL */
         json_t *history;    /* the GET /config/history array */
-        char journal_note[512]; /* what the journal's recovery found, "" = clean */
+        char journal_note[1100]; /* what the journal's recovery found, "" = clean */
 };
 
 struct app {
