@@ -1,7 +1,9 @@
 // Self-test of the contract checker: every record in selftest/good must pass
-// and every record in selftest/bad must fail. Run with `npm test`.
+// and every record in selftest/bad must fail, for the reason its "expect"
+// member (a regular expression) names, so that a bad record cannot pass
+// the test by failing for some other, unintended reason. Run with `npm test`.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -26,6 +28,19 @@ checks.push([
   bad.code === 1 && bad.lines.filter((l) => l.startsWith("FAIL")).length === badCount && badCount > 0,
   bad,
 ]);
+
+// Each bad record's FAIL line must match its "expect".
+const badNames = readdirSync(`${here}selftest/bad`).filter((n) => n.endsWith(".json"));
+for (const name of badNames) {
+  const expect = JSON.parse(readFileSync(`${here}selftest/bad/${name}`, "utf8")).expect;
+  const line = bad.lines.find((l) => l.startsWith("FAIL") && l.includes(`(${name})`)) ?? "";
+  const fits = typeof expect === "string" && new RegExp(expect).test(line);
+  checks.push([
+    `selftest/bad/${name}: fails for its reason /${expect ?? "(no expect member)"}/`,
+    fits,
+    { output: line || `no FAIL line for ${name}\n` },
+  ]);
+}
 
 let failed = 0;
 for (const [what, ok, result] of checks) {

@@ -118,6 +118,46 @@ check_finding() {
         fi
 }
 
+# --- the journal (model/journal.h) -------------------------------------------
+
+# hp_journal_verify FILE: prints "N records verify" when every line of the
+# journal is "<SHA-256 hex of the JSON text> <JSON object>" with a final
+# newline, else what is wrong, line by line.
+hp_journal_verify() {
+        python3 - "$1" <<'EOF' 2>&1 || true
+import hashlib, json, sys
+bad = []
+try:
+    data = open(sys.argv[1], "rb").read()
+except OSError as e:
+    print(f"<error: {e}>")
+    sys.exit(0)
+lines = data.split(b"\n")
+if lines[-1] == b"":
+    lines.pop()
+else:
+    bad.append("no final newline")
+for i, line in enumerate(lines, 1):
+    digest, _, text = line.partition(b" ")
+    if hashlib.sha256(text).hexdigest().encode() != digest:
+        bad.append(f"line {i}: the checksum does not match")
+        continue
+    try:
+        if not isinstance(json.loads(text), dict):
+            bad.append(f"line {i}: not a JSON object")
+    except ValueError as e:
+        bad.append(f"line {i}: not JSON ({e})")
+print("; ".join(bad) if bad else f"{len(lines)} records verify")
+EOF
+}
+
+# hp_journal_events FILE: the journal's records as "event/gen" words.
+hp_journal_events() {
+        cut -d' ' -f2- "$1" | python3 -c '
+import json, sys
+print(" ".join("%s/%s" % (r["event"], r["gen"]) for r in map(json.loads, sys.stdin)))' 2>&1 || true
+}
+
 # --- the service --------------------------------------------------------------
 
 hp_setup() {
@@ -237,6 +277,10 @@ hp_start() {
         local name=$1 state=$2 i port=
         shift 2
         HP_LOG=$HP_WORK/$name.log
+        # Empty the log here: the background job's own redirection may come
+        # after the first look below, which would then find the "listening
+        # on" line of an earlier server of the same name.
+        : >"$HP_LOG"
         "$HP_BIN" --listen 127.0.0.1:0 --state-dir "$state" "$@" >"$HP_LOG" 2>&1 &
         HP_PID=$!
         HP_PIDS+=("$HP_PID")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration test on a copy of the fake sysfs/procfs tree x86-2node: the
-# command line, a refused state file, authentication, GET /sizes, POST
-# /validate (good, bad and malformed configs), limits, PUT /config with read
-# back and persistence, GET /status with drift, and a restart.
+# command line, a refused journal of a newer format, authentication, GET
+# /sizes, POST /validate (good, bad and malformed configs), limits, GET and
+# PUT /config with read back and the journal, GET /status with drift, and a
+# restart. Confirm windows, history and rollback: test-journal.sh.
 #
 # Usage: test-fake-tree.sh PATH-TO-hugepaged
 set -euo pipefail
@@ -56,19 +57,33 @@ run_cli 2 "unknown option '--bogus'" --bogus
 run_cli 2 "--tls-cert and --tls-key go together" --tls-cert /nonexistent/tls.crt
 run_cli 2 "--host-reserve: '200%'" --host-reserve 200%
 
-# A state file from a newer binary: refuse to start, say so, keep the file.
+# A journal from a newer binary (a record of format 2, correctly summed):
+# refuse to start, name the format, and leave the file byte for byte.
 mkdir -p "$HP_WORK/newer"
-cat >"$HP_WORK/newer/desired.json" <<'EOF'
-{"format": 99, "generation": 7, "time": "2030-01-01T00:00:00Z", "who": "future",
- "sha256": "0000", "config": {"pools": {"2Mi": {"count": 1}}}, "new_member": true}
-EOF
-sum_before=$(sha256sum <"$HP_WORK/newer/desired.json")
+python3 - "$HP_WORK/newer/journal" <<'PY'
+import hashlib, json, sys
+record = {"v": 2, "seq": 1, "event": "accepted", "gen": 7, "time": "2030-01-01T00:00:00Z", "who": "future",
+          "config": {"pools": {"2Mi": {"count": 1}}}, "new_member": True}
+text = json.dumps(record, separators=(",", ":"))
+with open(sys.argv[1], "w") as fh:
+    fh.write(hashlib.sha256(text.encode()).hexdigest() + " " + text + "\n")
+PY
+sum_before=$(sha256sum <"$HP_WORK/newer/journal")
 rc=0
 out=$(timeout 10 "$HP_BIN" --listen 127.0.0.1:0 --state-dir "$HP_WORK/newer" "${ROOTS[@]}" 2>&1) || rc=$?
-check "a desired.json of format 99 stops the start (a failure status, not a timeout)" yes \
-        "$([[ $rc != 0 && $rc != 124 ]] && echo yes || echo "no, status $rc")"
-check_match "the refusal names the format" 'format 99' "$out"
-check "the format-99 desired.json is left unchanged" "$sum_before" "$(sha256sum <"$HP_WORK/newer/desired.json")"
+check "a journal record of format 2 stops the start (a failure status, not a timeout)" yes \
+        "$([[ $rc != 0 && $rc != 124 ]] && echo yes || echo "no, status $rc: $(_hp_short "$out")")"
+check_match "the refusal names the newer format" 'newer format' "$out"
+check "the format-2 journal is left byte for byte" "$sum_before" "$(sha256sum <"$HP_WORK/newer/journal")"
+left=()
+for f in "$HP_WORK/newer"/*; do
+        left+=("${f##*/}")
+done
+check "... and nothing was set aside (no journal.corrupt-*)" "journal lock" "${left[*]}"
+rc=0
+out=$(timeout 10 "$HP_BIN" history --state-dir "$HP_WORK/newer" "${ROOTS[@]}" 2>&1) || rc=$?
+check "hugepaged history on that journal fails too" yes "$([[ $rc != 0 && $rc != 124 ]] && echo yes || echo "no, status $rc")"
+check "... and leaves it byte for byte" "$sum_before" "$(sha256sum <"$HP_WORK/newer/journal")"
 
 # --- first start: the generated token ---------------------------------------------
 
@@ -285,8 +300,15 @@ check_match "... the newline is logged as \\x0a" 'POST /x\\x0ahugepaged' "$(cat 
 hp_get /nope
 check_problem 404 "GET /nope is 404"
 hp_get /config
-check_problem 405 "GET /config is 405"
-check "GET /config's Allow header" "PUT" "$(hp_header Allow)"
+check_ok_json "GET /config before any config"
+check_json "... generation 0, config null" '[d["generation"], d["config"]]' '[0,null]'
+check "... ETag \"0\"" '"0"' "$(hp_header ETag)"
+hp_req DELETE /config
+check_problem 405 "DELETE /config is 405"
+check "DELETE /config's Allow header" "GET, HEAD, PUT" "$(hp_header Allow)"
+hp_get /config/confirm
+check_problem 405 "GET /config/confirm is 405"
+check "GET /config/confirm's Allow header" "POST" "$(hp_header Allow)"
 hp_req DELETE /sizes
 check_problem 405 "DELETE /sizes is 405"
 check "DELETE /sizes's Allow header" "GET, HEAD" "$(hp_header Allow)"
@@ -299,7 +321,7 @@ check "... and writes nothing" "512" "$(<"$H2M/nr_hugepages")"
 
 hp_req -b "$GOOD" PUT /config
 check_ok_json "PUT /config (2Mi count 600, 1Gi nodes 0:1 1:0)"
-check_json "generation 1, complete" '[d["generation"], d["complete"]]' '[1,true]'
+check_json "generation 1, complete, no confirm deadline" '[d["generation"], d["complete"], d["confirm_deadline"]]' '[1,true,null]'
 check "ETag is \"1\"" '"1"' "$(hp_header ETag)"
 check_json "the canonical config comes back" 'd["config"]' '{"pools":{"1Gi":{"nodes":{"0":1,"1":0}},"2Mi":{"count":600}}}'
 # Shrinks first (1Gi node1), then grows, largest size first.
@@ -311,7 +333,13 @@ check_json "no THP items" 'd["thp"]' '[]'
 check "the 2Mi nr_hugepages file now holds 600" 600 "$(<"$H2M/nr_hugepages")"
 check "node1's 1Gi nr_hugepages file now holds 0" 0 "$(<"$NODE1_1G/nr_hugepages")"
 check "node0's 1Gi nr_hugepages file still holds 1" 1 "$(<"$NODE0_1G/nr_hugepages")"
-check "desired.json exists in the state directory" yes "$([[ -s $STATE/desired.json ]] && echo yes || echo no)"
+check "the journal holds accepted, applied, confirmed for generation 1, and every line verifies" \
+        "3 records verify accepted/1 applied/1 confirmed/1" \
+        "$(hp_journal_verify "$STATE/journal") $(hp_journal_events "$STATE/journal")"
+hp_get /config
+check_json "GET /config: generation 1 and the canonical config" 'd' \
+        '{"config":{"pools":{"1Gi":{"nodes":{"0":1,"1":0}},"2Mi":{"count":600}}},"generation":1}'
+check "... ETag \"1\"" '"1"' "$(hp_header ETag)"
 
 hp_req -b "$GOOD" PUT /config
 check_ok_json "the same PUT again"
@@ -322,6 +350,8 @@ check_json "... and writes nothing" '[r["written"] for r in d["results"]]' '[fal
 hp_get /status
 check_ok_json "GET /status"
 check_json "status: generation, in_sync, drift" '[d["generation"], d["in_sync"], d["drift"]]' '[1,true,[]]'
+check_json "status: confirmed_generation 1, nothing pending, a clean journal" \
+        '[d["confirmed_generation"], d["pending_confirm"], d["journal_recovery"]]' '[1,null,null]'
 check_json "status: desired is the canonical config" 'd["desired"]' \
         '{"pools":{"1Gi":{"nodes":{"0":1,"1":0}},"2Mi":{"count":600}}}'
 check_json "status: last_apply is generation 1, complete" '[d["last_apply"]["generation"], d["last_apply"]["complete"]]' '[1,true]'
@@ -370,13 +400,13 @@ check_problem 401 "with --anonymous-read, a wrong token is still 401"
 
 # A config that does not fit: 422 with the errors, nothing written.
 sum_before=$(sha256sum <"$H2M/nr_hugepages")
-state_before=$(sha256sum <"$STATE/desired.json")
+state_before=$(sha256sum <"$STATE/journal")
 hp_req -b '{"pools": {"2Mi": {"count": 40000}}}' PUT /config
 check_problem 422 "PUT /config of a config that does not fit is 422"
 check_finding "... with exceeds_memory at /pools" errors exceeds_memory /pools
 check_json "... and a warnings array" 'type(d.get("warnings")).__name__' list
 check "... and the nr_hugepages file is unchanged" "$sum_before" "$(sha256sum <"$H2M/nr_hugepages")"
-check "... and desired.json is unchanged" "$state_before" "$(sha256sum <"$STATE/desired.json")"
+check "... and the journal is unchanged" "$state_before" "$(sha256sum <"$STATE/journal")"
 hp_get /status
 check_json "... and the generation is still 1" 'd["generation"]' 1
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration test against the running kernel's real /sys and /proc: grows
 # and shrinks the 2Mi pool (at most 64 pages, 128 MiB), globally and on
-# node0, switches THP "enabled" to another word and back, and cross-checks
-# with sysfs and hugeadm (package libhugetlbfs-bin). Every value it touches
+# node0, lets a change with a confirm window revert at its deadline,
+# switches THP "enabled" to another word and back, and cross-checks with
+# sysfs and hugeadm (package libhugetlbfs-bin). Every value it touches
 # is saved first and restored on exit, even on failure.
 #
 # Runs only as root with a writable 2Mi nr_hugepages, and only when no 2Mi
@@ -108,6 +109,36 @@ check_json "GET /sizes: 2Mi persistent 64, total 64, free 64" \
         '[[s["persistent"], s["total"], s["free"]] for s in d["sizes"] if s["size"] == "2Mi"]' '[[64,64,64]]'
 hp_get /status
 check_json "GET /status: generation 1, in sync" '[d["generation"], d["in_sync"], d["drift"]]' '[1,true,[]]'
+
+# --- a confirm window that runs out -------------------------------------------------
+
+hp_req -b '{"pools": {"2Mi": {"count": 16}}}' PUT '/config?confirm_within=2'
+check_ok_json "PUT 2Mi count 16 ?confirm_within=2"
+check_json "... generation 2, ok, after 16, with a confirm deadline" \
+        '[d["generation"], [[r["after"], r["status"]] for r in d["results"]], d["confirm_deadline"] is not None]' \
+        '[2,[[16,"ok"]],true]'
+check "... sysfs nr_hugepages is 16" 16 "$(<"$POOL/nr_hugepages")"
+hp_get /status
+check_json "GET /status: generation 2 pending, reverts to 1" \
+        '[d["generation"], d["pending_confirm"]["generation"], d["pending_confirm"]["reverts_to"]]' '[2,2,1]'
+reverted=no
+for ((i = 0; i < 50; i++)); do
+        hp_get /status
+        if [[ $(hp_py 'd["pending_confirm"] is None') == true ]]; then
+                reverted=yes
+                break
+        fi
+        sleep 0.2
+done
+check "the pending change is gone from /status within 10 s" yes "$reverted"
+check_json "GET /status: back to generation 1 (count 64), in sync" \
+        '[d["generation"], d["confirmed_generation"], d["desired"], d["in_sync"]]' \
+        '[1,1,{"pools":{"2Mi":{"count":64}}},true]'
+check "... sysfs nr_hugepages is 64 again" 64 "$(<"$POOL/nr_hugepages")"
+check_hugeadm "... hugeadm --pool-list shows Minimum 64 again" 64
+hp_get /config/history
+check_json "GET /config/history: generation 2 reverted" \
+        '[[g["generation"], g["state"]] for g in d["generations"]]' '[[2,"reverted"],[1,"confirmed"]]'
 
 # --- node0 --------------------------------------------------------------------------
 
