@@ -105,6 +105,7 @@ int app_publish(struct app *app)
                 .last_apply = build_last_apply(&st),
                 .history = build_history(app->journal, &st),
         };
+        journal_file_id(app->journal, &s.file);
         snprintf(s.journal_note, sizeof(s.journal_note), "%s%s%s", app->start_note,
                  app->start_note[0] && journal_recovery(app->journal)->message[0] ? "; " : "",
                  journal_recovery(app->journal)->message);
@@ -177,15 +178,35 @@ int app_init(struct app *app, struct errbuf *err)
         return r;
 }
 
-/* Every 200 ms: revert a change whose window ran out; pick up what a
- * console command changed. Never waits for a running change. */
+/* Whether the watcher has work: a window that ran out, a change left
+ * pending by an interrupted apply (deadline 0: a change always closes
+ * itself unless its journal records failed), or a journal another process
+ * changed. Reads only the snapshot and the file's identity on disk, so it
+ * never holds up a change. */
+static bool watcher_has_work(struct app *app)
+{
+        pthread_mutex_lock(&app->state_lock);
+        bool pending = app->snap.pending;
+        int64_t deadline = app->snap.deadline;
+        struct journal_file_id known = app->snap.file;
+        pthread_mutex_unlock(&app->state_lock);
+        if (pending && (deadline == 0 || time(NULL) >= deadline))
+                return true;
+        struct journal_file_id now;
+        if (journal_peek(app->journal, &now) < 0)
+                return false;
+        return now.dev != known.dev || now.ino != known.ino || now.size != known.size;
+}
+
+/* Every 200 ms: revert a change whose window ran out or whose apply was
+ * interrupted; pick up what a console command changed. */
 static void *watch(void *arg)
 {
         struct app *app = arg;
         while (!app->stopping) {
                 struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
-                if (pthread_mutex_trylock(&app->apply_lock) != 0)
+                if (!watcher_has_work(app) || pthread_mutex_trylock(&app->apply_lock) != 0)
                         continue;
                 struct errbuf err = { { 0 } };
                 if (journal_lock(app->journal, &err) == 0) {
@@ -193,6 +214,8 @@ static void *watch(void *arg)
                         journal_state(app->journal, &st);
                         if (st.pending && st.deadline && time(NULL) >= st.deadline)
                                 (void) revert_pending(app, "deadline", &err);
+                        else if (st.pending && st.deadline == 0)
+                                (void) revert_pending(app, "interrupted", &err);
                         (void) app_publish(app);
                         journal_unlock(app->journal);
                 }

@@ -40,6 +40,7 @@ struct snapshot {
         json_t *last_apply; /* {generation, time, complete, results, thp} or NULL */
         json_t *history;    /* the GET /config/history array */
         char journal_note[1100]; /* what the journal's recovery found, "" = clean */
+        struct journal_file_id file; /* the journal as this snapshot saw it */
 };
 
 struct app {

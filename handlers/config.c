@@ -216,7 +216,16 @@ static int run_change(struct app *app, const struct request *req, const struct c
  * locks held, 1 with a problem in ret. */
 static int lock_change(struct app *app, const struct request *req, struct response *ret)
 {
-        if (pthread_mutex_trylock(&app->apply_lock) != 0) {
+        /* The watcher takes the lock now and then for a few milliseconds;
+         * wait that long, but not for a real change. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 300 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+        }
+        if (pthread_mutex_timedlock(&app->apply_lock, &until) != 0) {
                 int r = response_problem(ret, 409, "apply-in-progress", req->path,
                                          "another change is running; try again when it has finished");
                 return r < 0 ? r : 1;
@@ -304,10 +313,25 @@ int handle_config_rollback(struct app *app, const struct request *req, struct re
         json_int_t target = 0;
         json_error_t je;
         r = config_load(req->body, req->body_len, &doc, &errors);
-        if (r == 0 && (json_unpack_ex(doc, &je, JSON_STRICT, "{s:I}", "generation", &target) < 0 || target < 1)) {
-                r = findings_add(&errors, "/generation", "wrong_type",
-                                 "the body must be {\"generation\": N} with N a generation from GET /config/history")
-                            ?: -EINVAL;
+        if (r == 0) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(doc, k, v) {
+                        if (strcmp(k, "generation") == 0)
+                                continue;
+                        _cleanup_free_ char *ptr = pointer_join("", k);
+                        r = !ptr ? -ENOMEM
+                                 : findings_add(&errors, ptr, "unknown_field",
+                                                "unknown field \"%.64s\" (expected \"generation\")", k) ?: -EINVAL;
+                        if (r == -ENOMEM)
+                                break;
+                }
+                if (r != -ENOMEM &&
+                    (json_unpack_ex(doc, &je, 0, "{s:I}", "generation", &target) < 0 || target < 1)) {
+                        int r2 = findings_add(&errors, "/generation", "wrong_type",
+                                              "\"generation\" must be a generation number from GET /config/history");
+                        r = r2 < 0 ? r2 : -EINVAL;
+                }
         }
         if (r < 0) {
                 if (r != -ENOMEM) {

@@ -45,6 +45,7 @@ int change_apply(const struct change_ctx *ctx, const struct config *c, const cha
         struct sizes s = { 0 };
         struct thp t = { 0 };
         _cleanup_json_ json_t *report = NULL;
+        _cleanup_json_ json_t *ret_before = NULL; /* what a new generation replaced */
         int r;
 
         struct journal_state st;
@@ -99,7 +100,22 @@ int change_apply(const struct change_ctx *ctx, const struct config *c, const cha
                         .deadline = confirm_within_s > 0 ? (int64_t) time(NULL) + confirm_within_s : 0,
                 };
                 snprintf(rec.who, sizeof(rec.who), "%s", who);
-                r = journal_append(ctx->journal, &rec, &err);
+                /* Room for this record and the ones that close the change
+                 * (applied: about 300 bytes an item; confirmed), taken
+                 * before the first: a disk that fills up halfway would
+                 * leave a change in the kernel that the journal cannot
+                 * finish. */
+                _cleanup_free_ char *line = journal_encode(&rec);
+                if (!line) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                size_t items = c->n_pools * 4 + _THP_KNOB_MAX;
+                for (size_t i = 0; i < c->n_pools; i++)
+                        items += c->pools[i].n_nodes;
+                r = journal_reserve(ctx->journal, strlen(line) + 1024 + 400 * items, &err);
+                if (r == 0)
+                        r = journal_append(ctx->journal, &rec, &err);
                 if (r == -ENOMEM)
                         goto out;
                 if (r < 0) {
@@ -108,6 +124,7 @@ int change_apply(const struct change_ctx *ctx, const struct config *c, const cha
                         goto out;
                 }
                 ret->deadline = rec.deadline;
+                ret_before = json_incref(before);
         }
 
         r = apply_config(ctx->fs, c, &s, &t, &ret->apply);
@@ -128,15 +145,45 @@ int change_apply(const struct change_ctx *ctx, const struct config *c, const cha
         }
         if (r == -ENOMEM)
                 goto out;
-        if (r < 0) {
-                /* The kernel holds the change but the journal does not say
-                 * so; at the next start the generation is unconfirmed and
-                 * reverted. Say it loudly now. */
+        if (r < 0 && ret_before) {
+                /* The journal cannot finish the change (the reservation
+                 * could not be made or did not hold): take it back out of
+                 * the kernel, so that the node holds what the journal
+                 * says, and record the revert if the disk lets us. */
+                int error = r;
+                struct config undo;
+                struct findings f = { 0 };
+                struct apply_result undone = { 0 };
+                bool restored = false;
+                if (config_parse(ret_before, &undo, &f) == 0) {
+                        struct sizes s2 = { 0 };
+                        struct thp t2 = { 0 };
+                        if (read_kernel(ctx, &s2, &t2, &err) == 0) {
+                                restored = apply_config(ctx->fs, &undo, &s2, &t2, &undone) == 0 && undone.complete;
+                                sizes_release(&s2);
+                        }
+                        config_release(&undo);
+                }
+                findings_release(&f);
+                apply_result_release(&undone);
+                struct journal_record rec = { .event = JOURNAL_REVERTED, .generation = gen, .to = st.generation };
+                snprintf(rec.who, sizeof(rec.who), "%s", who);
+                snprintf(rec.reason, sizeof(rec.reason), "journal");
+                struct errbuf err2 = { { 0 } };
+                (void) journal_append(ctx->journal, &rec, &err2);
+                ret->outcome = CHANGE_NO_DISK;
+                ret->error = error;
+                snprintf(ret->message, sizeof(ret->message),
+                         "the journal could not record the change (%.300s), so %s", err.msg,
+                         restored ? "the kernel was set back to what it held before: nothing changed"
+                                  : "the kernel could not all be set back: check GET /status");
+                r = 0;
+        } else if (r < 0) {
+                /* The same config applied again: the kernel holds what the
+                 * journal already says. */
                 ret->journal_failed = true;
                 snprintf(ret->message, sizeof(ret->message),
-                         "the kernel was changed, but the journal could not record it (%.400s); the change will be "
-                         "reverted at the next start unless the journal can be written",
-                         err.msg);
+                         "the config was applied again, but the journal could not record it: %.400s", err.msg);
                 r = 0;
         }
 out:

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,30 @@ int journal_append(struct journal *j, struct journal_record *rec, struct errbuf 
                 if (r < 0)
                         return 0; /* the record is safe; compaction can wait for the next append */
         }
+        return 0;
+}
+
+int journal_reserve(struct journal *j, size_t bytes, struct errbuf *err)
+{
+        if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, j->size, (off_t) bytes) == 0)
+                return 0;
+        if (errno == EOPNOTSUPP || errno == ENOSYS)
+                return 0;
+        return errbuf_set(err, -errno, "cannot reserve %zu bytes in %s/" JOURNAL_NAME ": %s", bytes, j->dir,
+                          strerror(errno));
+}
+
+void journal_file_id(const struct journal *j, struct journal_file_id *ret)
+{
+        *ret = (struct journal_file_id) { .dev = j->dev, .ino = j->ino, .size = j->size };
+}
+
+int journal_peek(const struct journal *j, struct journal_file_id *ret)
+{
+        struct stat st;
+        if (fstatat(j->dir_fd, JOURNAL_NAME, &st, 0) < 0)
+                return -errno;
+        *ret = (struct journal_file_id) { .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size };
         return 0;
 }
 

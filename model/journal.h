@@ -108,6 +108,22 @@ int journal_refresh(struct journal *j, struct errbuf *err);
  * journal is unchanged then. May compact afterwards. */
 int journal_append(struct journal *j, struct journal_record *rec, struct errbuf *err);
 
+/* Reserves room for the next `bytes` of records (fallocate beyond the end
+ * of the file), so that a change whose first record was written can also
+ * write its last. -ENOSPC when the disk cannot hold them; 0 where the file
+ * system cannot reserve (the appends then find out). Lock held. */
+int journal_reserve(struct journal *j, size_t bytes, struct errbuf *err);
+
+/* The journal file's identity and size: as last loaded or written
+ * (journal_file_id, lock held), and as it is on disk now (journal_peek,
+ * no lock needed). When they differ, another process changed it. */
+struct journal_file_id {
+        unsigned long long dev, ino;
+        long long size;
+};
+void journal_file_id(const struct journal *j, struct journal_file_id *ret);
+int journal_peek(const struct journal *j, struct journal_file_id *ret);
+
 /* Rewrites the journal keeping the newest generations. Lock held. */
 int journal_compact(struct journal *j, struct errbuf *err);
 
