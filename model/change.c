@@ -8,6 +8,15 @@
 
 #include "cleanup.h"
 
+/* The deadline in whole seconds, rounded up: the window is never shorter
+ * than asked. */
+static int64_t deadline_after(int64_t seconds)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec + seconds + (ts.tv_nsec > 0 ? 1 : 0);
+}
+
 static int read_kernel(const struct change_ctx *ctx, struct sizes *s, struct thp *t, struct errbuf *err)
 {
         int r = sizes_read(ctx->fs, ctx->base_page_kb, s, err);
@@ -97,7 +106,7 @@ int change_apply(const struct change_ctx *ctx, const struct config *c, const cha
                         .config = ret->config,
                         .before = before,
                         .origin = origin,
-                        .deadline = confirm_within_s > 0 ? (int64_t) time(NULL) + confirm_within_s : 0,
+                        .deadline = confirm_within_s > 0 ? deadline_after(confirm_within_s) : 0,
                 };
                 snprintf(rec.who, sizeof(rec.who), "%s", who);
                 /* Room for this record and the ones that close the change

@@ -112,8 +112,8 @@ check_json "GET /status: generation 1, in sync" '[d["generation"], d["in_sync"],
 
 # --- a confirm window that runs out -------------------------------------------------
 
-hp_req -b '{"pools": {"2Mi": {"count": 16}}}' PUT '/config?confirm_within=2'
-check_ok_json "PUT 2Mi count 16 ?confirm_within=2"
+hp_req -b '{"pools": {"2Mi": {"count": 16}}}' PUT '/config?confirm_within=3'
+check_ok_json "PUT 2Mi count 16 ?confirm_within=3"
 check_json "... generation 2, ok, after 16, with a confirm deadline" \
         '[d["generation"], [[r["after"], r["status"]] for r in d["results"]], d["confirm_deadline"] is not None]' \
         '[2,[[16,"ok"]],true]'
