@@ -20,29 +20,10 @@ struct change_ctx app_change_ctx(struct app *app)
         };
 }
 
-static const char *generation_state(const struct journal_record *recs, size_t n, uint64_t gen,
-                                    const struct journal_state *st)
-{
-        if (st->pending && st->generation == gen)
-                return "pending";
-        for (size_t i = n; i-- > 0;) {
-                if (recs[i].generation != gen)
-                        continue;
-                if (recs[i].event == JOURNAL_CONFIRMED)
-                        return "confirmed";
-                if (recs[i].event == JOURNAL_REVERTED)
-                        return "reverted";
-        }
-        return "unconfirmed";
-}
-
 static json_t *iso_time(int64_t t)
 {
         char buf[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        journal_format_time(t, buf);
         return json_string(buf);
 }
 
@@ -64,7 +45,7 @@ static json_t *build_history(const struct journal *j, const struct journal_state
                         }
                 json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:O}", "generation",
                                       (json_int_t) r->generation, "time", r->time, "who", r->who, "state",
-                                      generation_state(recs, n, r->generation, st), "current",
+                                      journal_generation_state(j, r->generation), "current",
                                       r->generation == st->generation, "complete", complete, "origin",
                                       r->origin ? json_integer((json_int_t) r->origin) : json_null(), "deadline",
                                       r->deadline ? iso_time(r->deadline) : json_null(), "config", r->config);

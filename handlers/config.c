@@ -35,10 +35,7 @@ static void set_etag(struct response *ret, uint64_t generation)
 static json_t *iso_time(int64_t t)
 {
         char buf[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        journal_format_time(t, buf);
         return json_string(buf);
 }
 
@@ -151,10 +148,7 @@ static int change_response(const struct request *req, struct change_result *res,
 
         _cleanup_json_ json_t *report = apply_result_to_json(&res->apply);
         char when[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        journal_format_time((int64_t) time(NULL), when);
         if (!report || json_object_set_new(report, "generation", json_integer((json_int_t) res->generation)) < 0 ||
             json_object_set_new(report, "time", json_string(when)) < 0 ||
             json_object_set(report, "config", res->config) < 0 ||

@@ -45,10 +45,7 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         _cleanup_json_ json_t *pending = NULL;
         if (snap.pending) {
                 char when[32];
-                time_t t = (time_t) snap.deadline;
-                struct tm tm;
-                gmtime_r(&t, &tm);
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                journal_format_time(snap.deadline, when);
                 int64_t left = snap.deadline - (int64_t) time(NULL);
                 pending = json_pack("{s:I, s:s, s:I, s:I}", "generation", (json_int_t) snap.pending_generation,
                                     "deadline", when, "seconds_left", (json_int_t) (left > 0 ? left : 0),

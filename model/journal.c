@@ -498,10 +498,7 @@ void journal_unlock(struct journal *j)
 int journal_append(struct journal *j, struct journal_record *rec, struct errbuf *err)
 {
         rec->seq = j->next_seq;
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(rec->time, sizeof(rec->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        journal_format_time((int64_t) time(NULL), rec->time);
 
         _cleanup_free_ char *line = journal_encode(rec);
         if (!line)
@@ -714,4 +711,29 @@ void journal_state(const struct journal *j, struct journal_state *ret)
                 }
         }
         *ret = s;
+}
+
+const char *journal_generation_state(const struct journal *j, uint64_t gen)
+{
+        struct journal_state st;
+        journal_state(j, &st);
+        if (st.pending && st.generation == gen)
+                return "pending";
+        for (size_t i = j->n; i-- > 0;) {
+                if (j->recs[i].generation != gen)
+                        continue;
+                if (j->recs[i].event == JOURNAL_CONFIRMED)
+                        return "confirmed";
+                if (j->recs[i].event == JOURNAL_REVERTED)
+                        return "reverted";
+        }
+        return "unconfirmed";
+}
+
+void journal_format_time(int64_t unix_s, char buf[static 32])
+{
+        time_t t = (time_t) unix_s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

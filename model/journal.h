@@ -136,6 +136,13 @@ const struct journal_record *journal_records(const struct journal *j, size_t *re
 /* The accepted record of generation gen, or NULL. */
 const struct journal_record *journal_find_accepted(const struct journal *j, uint64_t gen);
 
+/* How generation gen ended: "pending", "confirmed", "reverted" or
+ * "unconfirmed" (accepted, never closed). */
+const char *journal_generation_state(const struct journal *j, uint64_t gen);
+
+/* Unix seconds as "2026-11-27T10:00:00Z" (UTC), the journal's time format. */
+void journal_format_time(int64_t unix_s, char buf[static 32]);
+
 /* What the last open found and mended. */
 const struct journal_recovery *journal_recovery(const struct journal *j);
 

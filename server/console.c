@@ -16,22 +16,6 @@
 #include "../model/journal.h"
 #include "../model/quantity.h"
 
-static const char *record_state(const struct journal_record *recs, size_t n, uint64_t gen,
-                                const struct journal_state *st)
-{
-        if (st->pending && st->generation == gen)
-                return "pending";
-        for (size_t i = n; i-- > 0;) {
-                if (recs[i].generation != gen)
-                        continue;
-                if (recs[i].event == JOURNAL_CONFIRMED)
-                        return "confirmed";
-                if (recs[i].event == JOURNAL_REVERTED)
-                        return "reverted";
-        }
-        return "unconfirmed";
-}
-
 static int history(struct journal *j)
 {
         struct journal_state st;
@@ -52,7 +36,7 @@ static int history(struct journal *j)
                         }
                 _cleanup_free_ char *cfg = json_dumps(r->config, JSON_COMPACT);
                 printf("%-6" PRIu64 " %-20s %-12s %-16.16s %-8s %s%s\n", r->generation, r->time,
-                       record_state(recs, n, r->generation, &st), r->who[0] ? r->who : "-", applied,
+                       journal_generation_state(j, r->generation), r->who[0] ? r->who : "-", applied,
                        cfg ? cfg : "?", r->generation == st.generation ? "  <- current" : "");
         }
         if (st.generation == 0)
