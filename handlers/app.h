@@ -104,4 +104,5 @@ int handle_config_confirm(struct app *app, const struct request *req, struct res
 int handle_config_rollback(struct app *app, const struct request *req, struct response *ret);
 int handle_status(struct app *app, const struct request *req, struct response *ret);
 int handle_healthz(struct app *app, const struct request *req, struct response *ret);
+int handle_readyz(struct app *app, const struct request *req, struct response *ret);
 int handle_openapi(struct app *app, const struct request *req, struct response *ret);

@@ -16,6 +16,8 @@ struct response {
         const char *allow;  /* "Allow" header for 405, static */
         bool authenticate;  /* add "WWW-Authenticate: Bearer" */
         char etag[32];      /* "ETag" when not empty */
+        const char *cors_origin;  /* "Access-Control-Allow-Origin", borrowed; NULL: none */
+        const char *cors_methods; /* a CORS preflight's allowed methods, static; NULL: not one */
 };
 
 /* Sets a JSON answer; steals body. Returns 0 or -ENOMEM. */

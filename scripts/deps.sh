@@ -16,7 +16,9 @@ SUDO=
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev
       libsystemd-dev libssl-dev curl ca-certificates)
 if [ $want_test -eq 1 ]; then
-        pkgs+=(libcmocka-dev libhugetlbfs-bin python3 strace e2fsprogs)
+        pkgs+=(libcmocka-dev libhugetlbfs-bin python3 strace e2fsprogs openssl
+               clang libclang-rt-14-dev valgrind slowhttptest testssl.sh gnutls-bin
+               grub-common prometheus iproute2 util-linux)
         # Node.js may come from elsewhere on a developer's machine; Debian's
         # nodejs and npm are only added when there is none.
         command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

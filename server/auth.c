@@ -171,3 +171,57 @@ const struct token *auth_check(const struct auth *a, const char *authorization)
                         found = &a->tokens[i];
         return found;
 }
+
+int auth_store_init(struct auth_store *s, const char *path, struct errbuf *err)
+{
+        if (strlen(path) >= sizeof(s->path))
+                return errbuf_set(err, -ENAMETOOLONG, "the token file path is too long");
+        struct auth a;
+        int r = auth_load(path, &a, err);
+        if (r < 0)
+                return r;
+        r = -pthread_rwlock_init(&s->lock, NULL);
+        if (r < 0) {
+                auth_release(&a);
+                return errbuf_set(err, r, "cannot set up the token lock");
+        }
+        s->current = a;
+        snprintf(s->path, sizeof(s->path), "%s", path);
+        return 0;
+}
+
+int auth_store_reload(struct auth_store *s, size_t *ret_count, struct errbuf *err)
+{
+        struct auth a;
+        int r = auth_load(s->path, &a, err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&s->lock);
+        struct auth old = s->current;
+        s->current = a;
+        pthread_rwlock_unlock(&s->lock);
+        auth_release(&old);
+        *ret_count = a.n;
+        return 0;
+}
+
+bool auth_store_check(struct auth_store *s, const char *authorization, struct caller *ret)
+{
+        pthread_rwlock_rdlock(&s->lock);
+        const struct token *t = auth_check(&s->current, authorization);
+        if (t) {
+                ret->kind = CALLER_TOKEN;
+                ret->role = t->role;
+                snprintf(ret->name, sizeof(ret->name), "%s", t->name);
+        }
+        pthread_rwlock_unlock(&s->lock);
+        return t != NULL;
+}
+
+void auth_store_release(struct auth_store *s)
+{
+        if (!s || !s->current.tokens)
+                return;
+        auth_release(&s->current);
+        pthread_rwlock_destroy(&s->lock);
+}

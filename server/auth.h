@@ -6,6 +6,7 @@
  * constant time. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,3 +42,35 @@ void auth_release(struct auth *a);
 /* Checks an Authorization header value. Returns the matching token, or NULL
  * when the header is missing, malformed or names no known token. */
 const struct token *auth_check(const struct auth *a, const char *authorization);
+
+/* Who made a request, as the handlers and the audit log see it: a copy, so
+ * that it stays valid when the token file is reloaded meanwhile. */
+enum caller_kind {
+        CALLER_ANONYMOUS = 0,
+        CALLER_TOKEN,
+        CALLER_CERTIFICATE,
+};
+
+struct caller {
+        enum caller_kind kind;
+        enum role role;
+        char name[128]; /* token name, or "cert:" and the certificate's subject */
+};
+
+/* The tokens in force, replaced as a whole when the file is reloaded
+ * (SIGHUP); requests being checked meanwhile see either the old set or the
+ * new one, never a mix, and connections are not touched. */
+struct auth_store {
+        pthread_rwlock_t lock;
+        struct auth current;
+        char path[4096];
+};
+
+/* Loads path into a new store. */
+int auth_store_init(struct auth_store *s, const char *path, struct errbuf *err);
+/* Reads the file again; on any error the tokens in force stay as they
+ * were. Sets *ret_count to the number of tokens now in force. */
+int auth_store_reload(struct auth_store *s, size_t *ret_count, struct errbuf *err);
+/* Like auth_check; true and *ret filled when a token matches. */
+bool auth_store_check(struct auth_store *s, const char *authorization, struct caller *ret);
+void auth_store_release(struct auth_store *s);

@@ -23,7 +23,9 @@
 #include "tls.h"
 #include "version.h"
 
-static int load_tokens(const struct options *o, struct auth *ret)
+/* The token file: --token-file, else STATE/token, made with a random
+ * admin token on first start. */
+static int load_tokens(const struct options *o, struct auth_store *ret)
 {
         struct errbuf err = { { 0 } };
         char path[PATH_MAX];
@@ -41,12 +43,37 @@ static int load_tokens(const struct options *o, struct auth *ret)
                                  path);
                 }
         }
-        int r = auth_load(path, ret, &err);
+        int r = auth_store_init(ret, path, &err);
         if (r < 0)
                 log_error("%s", err.msg);
         else
-                log_info("loaded %zu token%s from %s", ret->n, ret->n == 1 ? "" : "s", path);
+                log_info("loaded %zu token%s from %s", ret->current.n, ret->current.n == 1 ? "" : "s", path);
         return r;
+}
+
+/* SIGHUP: the token file, and the certificate and key, read again. What
+ * fails to load is reported and the old one stays in force. */
+static void reload(const struct options *o, struct auth_store *auth, struct http *http, const char *node_name)
+{
+        struct errbuf err = { { 0 } };
+        size_t n = 0;
+        if (auth_store_reload(auth, &n, &err) < 0)
+                log_error("reload: the tokens in force stay: %s", err.msg);
+        else
+                log_info("reload: %zu token%s from %s", n, n == 1 ? "" : "s", auth->path);
+        if (o->plain_http)
+                return;
+        struct tls_material tls;
+        err = (struct errbuf) { { 0 } };
+        int r = tls_load(o->tls_cert, o->tls_key, o->state_dir, node_name, &tls, &err);
+        if (r >= 0) {
+                r = http_set_certificate(http, tls.cert_pem, tls.key_pem, &err);
+                if (r >= 0)
+                        log_info("reload: certificate %s in force for new connections", tls.cert_path);
+                tls_release(&tls);
+        }
+        if (r < 0)
+                log_error("reload: the certificate in force stays: %s", err.msg);
 }
 
 /* --initial-config: an installer's config becomes generation 1, on the
@@ -138,6 +165,7 @@ static int run(int argc, char **argv)
         sigemptyset(&stop);
         sigaddset(&stop, SIGINT);
         sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
         signal(SIGPIPE, SIG_IGN);
         umask(0022);
@@ -203,49 +231,84 @@ static int run(int argc, char **argv)
                 return EXIT_FAILURE;
         }
 
-        struct tls_material tls;
-        r = tls_load(o.tls_cert, o.tls_key, o.state_dir, app.node_name, &tls, &err);
-        if (r < 0) {
-                log_error("TLS: %s", err.msg);
+        struct tls_material tls = { 0 };
+        if (!o.plain_http) {
+                r = tls_load(o.tls_cert, o.tls_key, o.state_dir, app.node_name, &tls, &err);
+                if (r < 0) {
+                        log_error("TLS: %s", err.msg);
+                        return EXIT_FAILURE;
+                }
+                if (tls.created)
+                        log_info("made a self-signed certificate in %s", tls.cert_path);
+        }
+        _cleanup_free_ char *client_ca = NULL;
+        if (o.client_ca) {
+                r = tls_read_ca(o.client_ca, &client_ca, &err);
+                if (r < 0) {
+                        log_error("--client-ca: %s", err.msg);
+                        tls_release(&tls);
+                        return EXIT_FAILURE;
+                }
+        }
+
+        static struct auth_store auth;
+        if (load_tokens(&o, &auth) < 0) {
+                tls_release(&tls);
                 return EXIT_FAILURE;
         }
-        if (tls.created)
-                log_info("made a self-signed certificate in %s", tls.cert_path);
-
-        struct auth auth;
-        if (load_tokens(&o, &auth) < 0)
-                return EXIT_FAILURE;
 
         struct http_config hc = {
                 .host = o.listen_host,
                 .port = o.listen_port,
+                .listen_fd = -1,
+                .plain = o.plain_http,
                 .cert_pem = tls.cert_pem,
                 .key_pem = tls.key_pem,
-                .max_body = o.max_body,
-                .anonymous_read = o.anonymous_read,
-                .app = &app,
-                .auth = &auth,
+                .client_ca_pem = client_ca,
+                .connection_limit = o.max_connections,
+                .per_client_limit = o.max_connections_per_client,
+                .idle_timeout_s = o.idle_timeout_s,
+                .request_timeout_s = o.request_timeout_s,
+                .dispatch = {
+                        .app = &app,
+                        .auth = &auth,
+                        .anonymous_read = o.anonymous_read,
+                        .max_body = o.max_body,
+                        .cors_origins = o.cors_origins,
+                        .n_cors_origins = o.n_cors_origins,
+                        .cert_role = (enum role) o.client_cert_role,
+                },
         };
         struct http *http = NULL;
         char bound[128] = "";
         r = http_start(&hc, &http, bound, sizeof(bound), &err);
-        tls_release(&tls); /* libmicrohttpd keeps its own copy */
+        tls_release(&tls); /* the server keeps its own copy */
         if (r < 0) {
                 log_error("%s", err.msg);
                 return EXIT_FAILURE;
         }
-        log_info("listening on https://%s", bound);
+        log_info("listening on %s://%s", o.plain_http ? "http" : "https", bound);
+        if (o.plain_http)
+                log_warning("serving plain HTTP: tokens and configs cross %s unencrypted",
+                            o.plain_http_remote ? "the network" : "loopback");
         app_snapshot(&app, &snap);
         sd_notifyf(0, "READY=1\nSTATUS=serving on %s, generation %llu", bound, (unsigned long long) snap.generation);
         snapshot_release(&snap);
 
         int sig = 0;
-        sigwait(&stop, &sig);
+        for (;;) {
+                sigwait(&stop, &sig);
+                if (sig != SIGHUP)
+                        break;
+                sd_notify(0, "RELOADING=1");
+                reload(&o, &auth, http, app.node_name);
+                sd_notify(0, "READY=1");
+        }
         log_info("stopping on signal %d", sig);
         sd_notify(0, "STOPPING=1");
 
         http_stop(http);
-        auth_release(&auth);
+        auth_store_release(&auth);
         app_release(&app);
         journal_close(app.journal);
         sysfs_release(&app.fs);

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "../model/quantity.h"
+#include "auth.h"
+#include "dispatch.h"
 #include "version.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/hugepaged"
@@ -63,6 +68,23 @@ static void usage(FILE *f)
               "  --initial-config FILE    a config (from an installer) that becomes\n"
               "                           generation 1 on the first start only\n"
               "  --to GEN                 for rollback: the generation to bring back\n"
+              "\n"
+              "Security and limits:\n"
+              "  --client-ca FILE         also accept client certificates signed by this CA\n"
+              "                           (PEM); the certificate's subject names the caller\n"
+              "  --client-cert-role ROLE  role of such a caller: admin (default) or read\n"
+              "  --cors-origin ORIGIN     let pages from ORIGIN (https://host[:port]) call the\n"
+              "                           API from a browser; repeatable (default: none)\n"
+              "  --plain-http             serve plain HTTP instead of HTTPS, on a loopback\n"
+              "                           address only (for a local proxy that adds TLS)\n"
+              "  --plain-http-remote      with --plain-http: allow any address as well\n"
+              "  --max-connections N      connections at once, in total (default 64)\n"
+              "  --max-connections-per-client N\n"
+              "                           connections at once from one address (default 16)\n"
+              "  --idle-timeout S         close a connection silent for S seconds (default 10)\n"
+              "  --request-timeout S      cut a request not complete, headers and body, S\n"
+              "                           seconds after its connection opened or its previous\n"
+              "                           answer (default 30)\n"
               "  -h, --help               show this help\n"
               "  --version                show the version\n",
               f);
@@ -112,6 +134,32 @@ static int parse_listen(const char *arg, struct options *o)
         return 0;
 }
 
+static int parse_count(const char *flag, const char *arg, unsigned min, unsigned max, unsigned *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < min || v > max)
+                return fail("%s: '%s' is not a number from %u to %u", flag, arg, min, max);
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* 127.0.0.0/8, ::1 and "localhost": the addresses only this machine
+ * reaches. */
+static bool is_loopback(const char *host)
+{
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (strcmp(host, "localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, host, &a6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&a6);
+        return false;
+}
+
 static int parse_reserve(const char *arg, struct options *o)
 {
         size_t n = strlen(arg);
@@ -151,6 +199,15 @@ int options_parse(int argc, char **argv, struct options *o)
                 OPT_REQUIRE_IF_MATCH,
                 OPT_INITIAL_CONFIG,
                 OPT_TO,
+                OPT_CLIENT_CA,
+                OPT_CLIENT_CERT_ROLE,
+                OPT_PLAIN_HTTP,
+                OPT_PLAIN_HTTP_REMOTE,
+                OPT_CORS_ORIGIN,
+                OPT_MAX_CONNECTIONS,
+                OPT_MAX_PER_CLIENT,
+                OPT_IDLE_TIMEOUT,
+                OPT_REQUEST_TIMEOUT,
         };
         static const struct option longopts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -171,6 +228,15 @@ int options_parse(int argc, char **argv, struct options *o)
                 { "require-if-match", no_argument, NULL, OPT_REQUIRE_IF_MATCH },
                 { "initial-config", required_argument, NULL, OPT_INITIAL_CONFIG },
                 { "to", required_argument, NULL, OPT_TO },
+                { "client-ca", required_argument, NULL, OPT_CLIENT_CA },
+                { "client-cert-role", required_argument, NULL, OPT_CLIENT_CERT_ROLE },
+                { "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+                { "plain-http-remote", no_argument, NULL, OPT_PLAIN_HTTP_REMOTE },
+                { "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+                { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+                { "max-connections-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
+                { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+                { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
                 {},
         };
 
@@ -184,6 +250,11 @@ int options_parse(int argc, char **argv, struct options *o)
                 .reserve = { .reserve_kb = 1024 * 1024, .reserve_percent = 10 },
                 .max_body = DEFAULT_MAX_BODY,
                 .history = 50,
+                .client_cert_role = ROLE_ADMIN,
+                .max_connections = 64,
+                .max_connections_per_client = 16,
+                .idle_timeout_s = 10,
+                .request_timeout_s = 30,
         };
 
         /* A leading command word, as in "hugepaged serve --listen …". */
@@ -280,6 +351,47 @@ int options_parse(int argc, char **argv, struct options *o)
                                 o->rollback_to = v;
                         break;
                 }
+                case OPT_CLIENT_CA:
+                        o->client_ca = optarg;
+                        break;
+                case OPT_CLIENT_CERT_ROLE:
+                        if (strcmp(optarg, "admin") == 0)
+                                o->client_cert_role = ROLE_ADMIN;
+                        else if (strcmp(optarg, "read") == 0)
+                                o->client_cert_role = ROLE_READ;
+                        else
+                                r = fail("--client-cert-role: '%s' is not a role (admin or read)", optarg);
+                        break;
+                case OPT_PLAIN_HTTP:
+                        o->plain_http = true;
+                        break;
+                case OPT_PLAIN_HTTP_REMOTE:
+                        o->plain_http_remote = true;
+                        break;
+                case OPT_CORS_ORIGIN:
+                        if (!dispatch_origin_valid(optarg))
+                                r = fail("--cors-origin: '%s' is not an origin (https://host or https://host:port, "
+                                         "no path)",
+                                         optarg);
+                        else if (o->n_cors_origins == sizeof(o->cors_origins) / sizeof(o->cors_origins[0]))
+                                r = fail("--cors-origin: at most %zu origins",
+                                         sizeof(o->cors_origins) / sizeof(o->cors_origins[0]));
+                        else
+                                o->cors_origins[o->n_cors_origins++] = optarg;
+                        break;
+                case OPT_MAX_CONNECTIONS:
+                        r = parse_count("--max-connections", optarg, 1, 1000, &o->max_connections);
+                        break;
+                case OPT_MAX_PER_CLIENT:
+                        r = parse_count("--max-connections-per-client", optarg, 1, 1000,
+                                        &o->max_connections_per_client);
+                        break;
+                case OPT_IDLE_TIMEOUT:
+                        r = parse_count("--idle-timeout", optarg, 1, 3600, &o->idle_timeout_s);
+                        break;
+                case OPT_REQUEST_TIMEOUT:
+                        r = parse_count("--request-timeout", optarg, 1, 3600, &o->request_timeout_s);
+                        break;
                 case 'h':
                         usage(stdout);
                         return 1;
@@ -302,5 +414,16 @@ int options_parse(int argc, char **argv, struct options *o)
                 return fail("--tls-cert and --tls-key go together");
         if (!*o->state_dir || !*o->sysfs_root || !*o->procfs_root)
                 return fail("directory options must not be empty");
+        if (o->plain_http_remote && !o->plain_http)
+                return fail("--plain-http-remote goes with --plain-http");
+        if (o->plain_http && (o->tls_cert || o->client_ca))
+                return fail("--plain-http serves no TLS: it does not go with --tls-cert or --client-ca");
+        if (o->plain_http && !o->plain_http_remote && !is_loopback(o->listen_host))
+                return fail("--plain-http on %s would send tokens in the clear over the network: listen on a "
+                            "loopback address (127.0.0.1, ::1, localhost), or add --plain-http-remote",
+                            o->listen_host);
+        if (o->max_connections_per_client > o->max_connections)
+                return fail("--max-connections-per-client (%u) is more than --max-connections (%u)",
+                            o->max_connections_per_client, o->max_connections);
         return 0;
 }

@@ -26,6 +26,16 @@ struct options {
         bool require_if_match;
         const char *initial_config;
         uint64_t rollback_to;  /* "rollback --to GEN"; 0: the previous confirmed one */
+        const char *client_ca;  /* --client-ca FILE */
+        int client_cert_role;   /* enum role (server/auth.h) of a verified client certificate */
+        bool plain_http;        /* serve plain HTTP */
+        bool plain_http_remote; /* ... on an address other than loopback too */
+        const char *cors_origins[16];
+        size_t n_cors_origins;
+        unsigned max_connections;
+        unsigned max_connections_per_client;
+        unsigned idle_timeout_s;
+        unsigned request_timeout_s;
 };
 
 /* Parses argv into *ret. Returns 0 to go on, 1 when the program should exit

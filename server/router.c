@@ -13,6 +13,7 @@ static const struct route routes[] = {
         { "/config/confirm", "POST", handle_config_confirm, ACCESS_ADMIN, false },
         { "/config/rollback", "POST", handle_config_rollback, ACCESS_ADMIN, true },
         { "/healthz", "GET", handle_healthz, ACCESS_OPEN, false },
+        { "/readyz", "GET", handle_readyz, ACCESS_OPEN, false },
         { "/openapi.json", "GET", handle_openapi, ACCESS_OPEN, false },
 };
 
@@ -21,11 +22,16 @@ static const struct {
         const char *path;
         const char *allow;
 } allows[] = {
-        { "/sizes", "GET, HEAD" },         { "/status", "GET, HEAD" },
-        { "/validate", "POST" },           { "/config", "GET, HEAD, PUT" },
-        { "/config/history", "GET, HEAD" }, { "/config/confirm", "POST" },
-        { "/config/rollback", "POST" },    { "/healthz", "GET, HEAD" },
-        { "/openapi.json", "GET, HEAD" },
+        { "/sizes", "GET, HEAD, OPTIONS" },
+        { "/status", "GET, HEAD, OPTIONS" },
+        { "/validate", "POST, OPTIONS" },
+        { "/config", "GET, HEAD, PUT, OPTIONS" },
+        { "/config/history", "GET, HEAD, OPTIONS" },
+        { "/config/confirm", "POST, OPTIONS" },
+        { "/config/rollback", "POST, OPTIONS" },
+        { "/healthz", "GET, HEAD, OPTIONS" },
+        { "/readyz", "GET, HEAD, OPTIONS" },
+        { "/openapi.json", "GET, HEAD, OPTIONS" },
 };
 
 enum router_match router_find(const char *method, const char *path, const struct route **ret_route,

@@ -34,11 +34,24 @@ static const char *ssl_error(void)
         return buf;
 }
 
-static int read_pem(const char *path, char **ret, struct errbuf *err)
+/* Reads a PEM file. A secret (a private key) must not be readable by
+ * other users, nor writable by the group: refused with the mode and the
+ * fix, since a key others could read is no longer a secret. */
+static int read_pem(const char *path, bool secret, char **ret, struct errbuf *err)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return errbuf_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return errbuf_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return errbuf_set(err, -EINVAL, "%s is not a regular file", path);
+        if (secret && (st.st_mode & (S_IRWXO | S_IWGRP)))
+                return errbuf_set(err, -EPERM,
+                                  "the private key %s is open to other users (mode %04o): refusing it; "
+                                  "run chmod 600 %s (or 640 with a trusted group)",
+                                  path, (unsigned) (st.st_mode & 07777), path);
         char *buf = malloc(PEM_MAX);
         if (!buf)
                 return -ENOMEM;
@@ -232,9 +245,9 @@ int tls_load(const char *cert_file, const char *key_file, const char *state_dir,
                 }
         }
         if (!t.cert_pem) {
-                r = read_pem(cert_path, &t.cert_pem, err);
+                r = read_pem(cert_path, false, &t.cert_pem, err);
                 if (r >= 0)
-                        r = read_pem(key_path, &t.key_pem, err);
+                        r = read_pem(key_path, true, &t.key_pem, err);
                 if (r < 0) {
                         tls_release(&t);
                         return r;
@@ -260,4 +273,27 @@ void tls_release(struct tls_material *t)
         }
         free(t->cert_pem);
         t->cert_pem = t->key_pem = NULL;
+}
+
+int tls_read_ca(const char *path, char **ret_pem, struct errbuf *err)
+{
+        char *pem = NULL;
+        int r = read_pem(path, false, &pem, err);
+        if (r < 0)
+                return r;
+        BIO *b = BIO_new_mem_buf(pem, -1);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        if (!x)
+                r = errbuf_set(err, -EINVAL, "%s holds no PEM certificate: %s", path, ssl_error());
+        else if (X509_check_ca(x) == 0)
+                r = errbuf_set(err, -EINVAL, "the certificate in %s is not a CA certificate", path);
+        X509_free(x);
+        BIO_free(b);
+        ERR_clear_error();
+        if (r < 0) {
+                free(pem);
+                return r;
+        }
+        *ret_pem = pem;
+        return 0;
 }

@@ -16,9 +16,15 @@ struct tls_material {
 };
 
 /* With cert_file and key_file, loads and checks them (parse, key matches
- * certificate, validity period). Without, uses state_dir/tls.crt and
+ * certificate, validity period; a key file open to other users is
+ * refused). Without, uses state_dir/tls.crt and
  * tls.key, creating them (EC P-256, SAN for host_name, localhost, 127.0.0.1
  * and ::1, valid ten years, key mode 0600) when neither exists. */
 int tls_load(const char *cert_file, const char *key_file, const char *state_dir, const char *host_name,
              struct tls_material *ret, struct errbuf *err);
 void tls_release(struct tls_material *t);
+
+/* Reads the CA certificate(s) that client certificates must chain to
+ * (--client-ca): PEM, the first one a CA. *ret_pem is owned by the
+ * caller. */
+int tls_read_ca(const char *path, char **ret_pem, struct errbuf *err);

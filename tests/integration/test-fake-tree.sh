@@ -305,13 +305,13 @@ check_json "... generation 0, config null" '[d["generation"], d["config"]]' '[0,
 check "... ETag \"0\"" '"0"' "$(hp_header ETag)"
 hp_req DELETE /config
 check_problem 405 "DELETE /config is 405"
-check "DELETE /config's Allow header" "GET, HEAD, PUT" "$(hp_header Allow)"
+check "DELETE /config's Allow header" "GET, HEAD, PUT, OPTIONS" "$(hp_header Allow)"
 hp_get /config/confirm
 check_problem 405 "GET /config/confirm is 405"
-check "GET /config/confirm's Allow header" "POST" "$(hp_header Allow)"
+check "GET /config/confirm's Allow header" "POST, OPTIONS" "$(hp_header Allow)"
 hp_req DELETE /sizes
 check_problem 405 "DELETE /sizes is 405"
-check "DELETE /sizes's Allow header" "GET, HEAD" "$(hp_header Allow)"
+check "DELETE /sizes's Allow header" "GET, HEAD, OPTIONS" "$(hp_header Allow)"
 
 # --- PUT /config ------------------------------------------------------------------
 
