@@ -55,6 +55,11 @@ int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *
                 } else if (code == json_error_numeric_overflow) {
                         ptr = jsonscan_value_at(buf, len, e.position > 0 ? (size_t) e.position : 0);
                         what = "too_large";
+                } else if (code == json_error_invalid_utf8 || code == json_error_null_byte_in_key ||
+                           code == json_error_null_character) {
+                        /* jansson's position is just past the bad byte. */
+                        ptr = jsonscan_place_at(buf, len, e.position > 1 ? (size_t) e.position - 1 : 0);
+                        what = code == json_error_invalid_utf8 ? "invalid_utf8" : "nul_byte";
                 }
                 int r = findings_add(errors, ptr ? ptr : "", what, "%s at line %d, column %d (byte %d)", e.text,
                                      e.line, e.column, e.position);

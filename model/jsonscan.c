@@ -64,10 +64,29 @@ static char *decode_key(const char *start, const char *end)
         return out;
 }
 
-/* Runs the scan. With find_dup, stops at the first duplicate key; else
- * stops at the first token at or past offset. Returns the pointer found. */
-static char *run(const char *buf, size_t len, bool find_dup, size_t offset)
+enum mode {
+        FIND_DUP,   /* the first duplicate key */
+        VALUE_AT,   /* the last scalar value before offset */
+        PLACE_AT,   /* the member (or, inside a key, the object) that holds offset */
+};
+
+/* The place the scan is at: the object itself while a key is read or
+ * expected (a bad key has no name to give), else the value's member. */
+static char *place(const struct scan *s, bool in_key)
 {
+        if (s->depth == 0)
+                return strdup("");
+        const struct frame *f = &s->stack[s->depth - 1];
+        if (f->object && (in_key || f->expect_key))
+                return strdup(f->path);
+        return value_path(s);
+}
+
+/* Runs the scan in the given mode; see enum mode. Returns the pointer
+ * found, or NULL. */
+static char *run(const char *buf, size_t len, enum mode mode, size_t offset)
+{
+        bool find_dup = mode == FIND_DUP;
         struct scan s = { .depth = 0 };
         char *found = NULL, *last_value = NULL;
         const char *p = buf, *end = buf + len;
@@ -112,6 +131,10 @@ static char *run(const char *buf, size_t len, bool find_dup, size_t offset)
                         const char *q = p + 1;
                         while (q < end && *q != '"')
                                 q += *q == '\\' ? 2 : 1;
+                        if (mode == PLACE_AT && (size_t) (q - buf) >= offset) {
+                                found = place(&s, top && top->object && top->expect_key);
+                                goto out;
+                        }
                         if (q >= end)
                                 goto out;
                         if (top && top->object && top->expect_key) {
@@ -149,10 +172,11 @@ static char *run(const char *buf, size_t len, bool find_dup, size_t offset)
                                 p++;
                 }
         }
-        if (!find_dup) {
+        if (mode == VALUE_AT) {
                 found = last_value;
                 last_value = NULL;
-        }
+        } else if (mode == PLACE_AT)
+                found = place(&s, false);
 out:
         free(last_value);
         while (s.depth > 0)
@@ -162,10 +186,15 @@ out:
 
 char *jsonscan_duplicate(const char *buf, size_t len)
 {
-        return run(buf, len, true, 0);
+        return run(buf, len, FIND_DUP, 0);
 }
 
 char *jsonscan_value_at(const char *buf, size_t len, size_t offset)
 {
-        return run(buf, len, false, offset);
+        return run(buf, len, VALUE_AT, offset);
+}
+
+char *jsonscan_place_at(const char *buf, size_t len, size_t offset)
+{
+        return run(buf, len, PLACE_AT, offset);
 }

@@ -14,3 +14,10 @@ char *jsonscan_duplicate(const char *buf, size_t len);
 /* The pointer of the last scalar value that starts before byte offset, or
  * NULL. Caller frees. */
 char *jsonscan_value_at(const char *buf, size_t len, size_t offset);
+
+/* The pointer of the place that holds byte offset: the member whose value
+ * is being read there, or the object itself when offset falls in or before
+ * a key (a key with invalid UTF-8 or a NUL has no name to give). "" at the
+ * top level; NULL when the text is too deep or broken to tell. Caller
+ * frees. */
+char *jsonscan_place_at(const char *buf, size_t len, size_t offset);

@@ -227,7 +227,7 @@ int dispatch_precheck(const struct dispatch *d, const struct incoming *in, struc
         *v = (struct verdict) { 0 };
         const struct route *route = NULL;
         const char *allow = NULL;
-        enum router_match m = router_find(in->method, in->path, &route, &allow);
+        enum router_match m = in->path_rejected ? ROUTE_NO_PATH : router_find(in->method, in->path, &route, &allow);
         if (m == ROUTE_NO_PATH)
                 return response_problem(resp, 404, "not-found", in->path, "no resource at %s", in->path) ?: 1;
 
@@ -245,6 +245,7 @@ int dispatch_precheck(const struct dispatch *d, const struct incoming *in, struc
                                ?: 1;
         }
 
+        v->route = route;
         r = authenticate(d, in, route, &v->caller, resp);
         if (r != 0)
                 return r;
@@ -263,7 +264,6 @@ int dispatch_precheck(const struct dispatch *d, const struct incoming *in, struc
                                                 ct ? ct : "", ct ? "\"" : "")
                                        ?: 1;
         }
-        v->route = route;
         v->checked = true;
         return 0;
 }
@@ -326,9 +326,10 @@ void dispatch_answered(const struct dispatch *d, const struct incoming *in, cons
         if (!resp->cors_origin)
                 resp->cors_origin = allowed_origin(d, header(in, "Origin"));
 
-        const char *m = in->method;
-        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0)
+        /* Mutations only: the routes that need the admin role. */
+        if (!v->route || v->route->access != ACCESS_ADMIN)
                 return;
+        const char *m = in->method;
 
         /* The generation a change produced or refers to: the answer's ETag,
          * else the desired one now. */

@@ -43,12 +43,13 @@ struct incoming {
         const char *body;         /* NUL-terminated; "" when none */
         size_t body_len;
         bool body_too_big; /* more than max_body arrived and was dropped */
+        bool path_rejected; /* the path as sent spelled "/", "\\" or NUL in percent form */
 };
 
 /* What the headers decided: set by dispatch_precheck. */
 struct verdict {
-        bool checked;
-        const struct route *route;
+        bool checked;              /* every check passed */
+        const struct route *route; /* the route, once path and method matched one */
         struct caller caller;
 };
 
@@ -64,8 +65,7 @@ int dispatch_run(const struct dispatch *d, const struct incoming *in, struct ver
 
 /* Call once for every answer before it is sent, early refusals included:
  * adds the CORS headers an allowed Origin gets, and writes the audit line
- * of a request that could change something (any method but GET, HEAD and
- * OPTIONS), accepted or refused. */
+ * of a mutation (a route that needs the admin role), accepted or refused. */
 void dispatch_answered(const struct dispatch *d, const struct incoming *in, const struct verdict *v,
                        struct response *resp);
 

@@ -107,6 +107,7 @@ struct exchange {
         uint64_t received; /* every body byte seen, kept or not */
         bool too_big;      /* over max_body: read, dropped, then 413 */
         bool answered;     /* a response was queued */
+        bool path_rejected; /* see on_uri */
         struct verdict verdict;
         struct conn *conn;
 };
@@ -352,6 +353,28 @@ static void set_in_handler(struct http *h, struct conn *k, bool on)
         pthread_mutex_unlock(&h->lock);
 }
 
+/* The request's URI as sent, before any decoding: a path that spells a
+ * separator or a NUL in percent form ("%2F", "%5C", "%00") names no
+ * resource of ours, though decoded it could look like one, so such a
+ * request is marked here. The mark is a sentinel, not an allocation: this
+ * callback runs even for requests that never reach on_request. */
+static char raw_path_rejected;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+        (void) cls;
+        (void) c;
+        size_t n = strcspn(uri, "?");
+        for (size_t i = 0; i + 2 < n; i++) {
+                if (uri[i] != '%')
+                        continue;
+                char a = uri[i + 1], b = (char) (uri[i + 2] | 0x20);
+                if ((a == '2' && b == 'f') || (a == '5' && b == 'c') || (a == '0' && b == '0'))
+                        return &raw_path_rejected;
+        }
+        return NULL;
+}
+
 /* --- requests ---------------------------------------------------------------- */
 
 static const char *mhd_header(void *cls, const char *name)
@@ -441,6 +464,7 @@ static struct incoming incoming_of(struct MHD_Connection *c, const char *url, co
                 .body = ex->body ? ex->body : "",
                 .body_len = ex->len,
                 .body_too_big = ex->too_big,
+                .path_rejected = ex->path_rejected,
         };
 }
 
@@ -455,6 +479,49 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const st
         return ok;
 }
 
+/* What the header section holds that libmicrohttpd lets through but an
+ * HTTP/1.1 server must not act on (RFC 9112 §6.3, RFC 9110 §5.5): more than
+ * one Content-Length, a Content-Length beside Transfer-Encoding (the two
+ * ways a request is smuggled past a proxy), and a NUL inside a value
+ * (which C strings would cut short). */
+struct header_scan {
+        unsigned content_lengths;
+        unsigned transfer_encodings;
+        bool nul;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+        (void) kind;
+        struct header_scan *hs = cls;
+        if (key_size == strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                hs->content_lengths++;
+        if (key_size == strlen(MHD_HTTP_HEADER_TRANSFER_ENCODING) &&
+            strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+                hs->transfer_encodings++;
+        if (strlen(key) != key_size || (value && strlen(value) != value_size))
+                hs->nul = true;
+        return MHD_YES;
+}
+
+/* 0 when the headers are sound, 1 with a 400 in resp, or -ENOMEM. */
+static int check_headers(struct MHD_Connection *c, const char *url, struct response *resp)
+{
+        struct header_scan hs = { 0 };
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
+        const char *why = NULL;
+        if (hs.nul)
+                why = "a header holds a NUL byte";
+        else if (hs.content_lengths > 1)
+                why = "the request has more than one Content-Length";
+        else if (hs.content_lengths && hs.transfer_encodings)
+                why = "the request has both Content-Length and Transfer-Encoding";
+        if (!why)
+                return 0;
+        return response_problem(resp, 400, "bad-request", url, "%s", why) ?: 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -466,15 +533,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         struct response resp = { 0 };
         int r;
 
-        if (!ex) {
+        if (!ex || ex == (void *) &raw_path_rejected) {
+                bool rejected = ex != NULL;
                 ex = calloc(1, sizeof(*ex));
                 if (!ex)
                         return MHD_NO;
                 *con_cls = ex;
+                ex->path_rejected = rejected;
                 const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
                 ex->conn = sc ? sc->socket_context : NULL;
                 if (ex->conn && h->cfg.client_ca_pem && !ex->conn->cert_checked)
                         check_client_cert(c, ex->conn);
+                r = check_headers(c, url, &resp);
+                if (r < 0)
+                        return MHD_NO;
+                if (r > 0) {
+                        struct incoming in = incoming_of(c, url, method, ex);
+                        return answer(h, c, &in, ex, &resp);
+                }
 
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -560,12 +636,37 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         (void) toe;
         struct http *h = cls;
         struct exchange *ex = *con_cls;
+        if (ex == (void *) &raw_path_rejected)
+                ex = NULL;
         if (ex) {
                 set_in_handler(h, ex->conn, false);
                 free(ex->body);
                 free(ex);
         }
         *con_cls = NULL;
+}
+
+/* Percent-decoding of the path and the query, in place, as
+ * libmicrohttpd's own does, except that "%00" stays as it is: a decoded NUL
+ * would end the C string early and make "/sizes%00x" look like "/sizes". */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+        (void) cls;
+        (void) c;
+        static const char hex[] = "0123456789abcdef";
+        char *out = s;
+        for (const char *in = s; *in;) {
+                const char *hi = in[0] == '%' && in[1] ? strchr(hex, in[1] | 0x20) : NULL;
+                const char *lo = hi && in[2] ? strchr(hex, in[2] | 0x20) : NULL;
+                int v = hi && lo ? (int) ((hi - hex) * 16 + (lo - hex)) : -1;
+                if (v > 0) {
+                        *out++ = (char) v;
+                        in += 3;
+                } else
+                        *out++ = *in++;
+        }
+        *out = '\0';
+        return (size_t) (out - s);
 }
 
 /* --- the listener ------------------------------------------------------------ */
@@ -694,7 +795,9 @@ int http_start(const struct http_config *cfg, struct http **ret, char *ret_bound
                 MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                 cfg->per_client_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_ARRAY,
+                on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_UNESCAPE_CALLBACK,
+                unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
+                MHD_OPTION_ARRAY,
                 cfg->plain ? no_opts : tls_opts, MHD_OPTION_END);
         if (!h->daemon) {
                 http_free(h);

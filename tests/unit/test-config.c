@@ -457,7 +457,15 @@ static void test_json_errors(void **state)
         check_error("{\"default_size\": \"2\\u0000Mi\"}", "/default_size", "invalid_quantity");
         check_error("{\"transparent_hugepage\": {\"enabled\": \"mad\\u0000vise\"}}", "/transparent_hugepage/enabled",
                     "thp_value");
-        check_error("{\"a\\u0000b\": 1}", "", "invalid_json");
+        /* A key with a NUL or invalid UTF-8 has no name to give: the object
+         * that holds it is named; a bad string value is named by its field. */
+        check_error("{\"a\\u0000b\": 1}", "", "nul_byte");
+        check_error("{\"pools\": {\"2Mi\\u0000\": {\"count\": 1}}}", "/pools", "nul_byte");
+        check_error("{\"pools\": {\"2Mi\xff\": {\"count\": 1}}}", "/pools", "invalid_utf8");
+        check_error("{\"pools\": {}, \"x\xc3\": 1}", "", "invalid_utf8");
+        check_error("{\"transparent_hugepage\": {\"enabled\": \"\xc0\xafnever\"}}", "/transparent_hugepage/enabled",
+                    "invalid_utf8");
+        check_error("{\"pools\": {\"1Gi\": {\"nodes\": {\"0\": 1, \"1\\u0000\": 1}}}}", "/pools/1Gi/nodes", "nul_byte");
         /* A raw NUL byte after the object. */
         static const struct want nul = { "", "invalid_json" };
         check_errors_len("{}\0", 3, &nul, 1);
