@@ -85,12 +85,14 @@ int app_publish(struct app *app)
                 .deadline = st.pending ? st.deadline : 0,
                 .last_apply = build_last_apply(&st),
                 .history = build_history(app->journal, &st),
+                .confirmed = json_deep_copy(st.confirmed_config),
         };
         journal_file_id(app->journal, &s.file);
         snprintf(s.journal_note, sizeof(s.journal_note), "%s%s%s", app->start_note,
                  app->start_note[0] && journal_recovery(app->journal)->message[0] ? "; " : "",
                  journal_recovery(app->journal)->message);
-        if ((st.config && !s.desired) || !s.history || (st.last_applied && st.last_applied->report && !s.last_apply)) {
+        if ((st.config && !s.desired) || !s.history || (st.last_applied && st.last_applied->report && !s.last_apply) ||
+            (st.confirmed_config && !s.confirmed)) {
                 snapshot_release(&s);
                 return -ENOMEM;
         }
@@ -99,6 +101,8 @@ int app_publish(struct app *app)
         app->snap = s;
         pthread_mutex_unlock(&app->state_lock);
         snapshot_release(&old);
+        if (app->on_publish)
+                app->on_publish(app, &st, app->on_publish_cls);
         return 0;
 }
 
@@ -109,6 +113,7 @@ void app_snapshot(struct app *app, struct snapshot *ret)
         json_incref(ret->desired);
         json_incref(ret->last_apply);
         json_incref(ret->history);
+        json_incref(ret->confirmed);
         pthread_mutex_unlock(&app->state_lock);
 }
 
@@ -119,7 +124,8 @@ void snapshot_release(struct snapshot *s)
         json_decref(s->desired);
         json_decref(s->last_apply);
         json_decref(s->history);
-        s->desired = s->last_apply = s->history = NULL;
+        json_decref(s->confirmed);
+        s->desired = s->last_apply = s->history = s->confirmed = NULL;
 }
 
 /* Reverts a pending change (why: "restart", "deadline"); with the locks
@@ -131,6 +137,8 @@ static int revert_pending(struct app *app, const char *reason, struct errbuf *er
         int r = change_revert(&ctx, "hugepaged", reason, &res);
         if (r == -ENOENT)
                 return 0;
+        if (r == 0)
+                app_count_change(app, &res);
         if (r == 0 && (res.outcome != CHANGE_DONE || res.journal_failed))
                 r = errbuf_set(err, -EIO, "%s", res.message);
         change_result_release(&res);
@@ -254,4 +262,29 @@ int kernel_problem(struct response *resp, int r, const char *instance, const str
                 return r;
         return response_problem(resp, 500, "kernel-state", instance,
                                 "cannot read the kernel's hugepage state: %s", err->msg);
+}
+
+const char *app_outcome_name(enum app_outcome o)
+{
+        static const char *const names[] = { "complete", "partial", "failed", "invalid", "refused" };
+        return o < _APP_OUTCOME_MAX ? names[o] : "?";
+}
+
+void app_count_change(struct app *app, const struct change_result *res)
+{
+        enum app_outcome o = APP_OUTCOME_REFUSED;
+        if (res->outcome == CHANGE_INVALID)
+                o = APP_OUTCOME_INVALID;
+        else if (res->outcome == CHANGE_DONE) {
+                bool refused = res->journal_failed;
+                bool short_pages = false;
+                for (size_t i = 0; i < res->apply.n_items; i++) {
+                        refused |= res->apply.items[i].status == APPLY_FAILED;
+                        short_pages |= res->apply.items[i].status != APPLY_OK;
+                }
+                for (size_t i = 0; i < res->apply.n_thp; i++)
+                        refused |= res->apply.thp[i].status == APPLY_FAILED;
+                o = refused ? APP_OUTCOME_FAILED : short_pages ? APP_OUTCOME_PARTIAL : APP_OUTCOME_COMPLETE;
+        }
+        atomic_fetch_add(&app->applies[o], 1);
 }

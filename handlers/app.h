@@ -25,9 +25,27 @@
 
 #include "../model/change.h"
 #include "../model/journal.h"
+#include "../model/safemode.h"
 #include "../model/sysfs.h"
 #include "../model/validate.h"
 #include "response.h"
+
+struct app;
+
+/* How a change ended, as GET /metrics counts them. */
+enum app_outcome {
+        APP_OUTCOME_COMPLETE, /* the kernel holds all of it */
+        APP_OUTCOME_PARTIAL,  /* the kernel gave fewer pages than asked */
+        APP_OUTCOME_FAILED,   /* a write was refused, or the journal failed after the kernel was written */
+        APP_OUTCOME_INVALID,  /* validation refused it: nothing written */
+        APP_OUTCOME_REFUSED,  /* not run: another change pending, kernel unreadable, journal full */
+        _APP_OUTCOME_MAX,
+};
+
+/* "complete", "partial", … */
+const char *app_outcome_name(enum app_outcome o);
+/* Counts a change's outcome. */
+void app_count_change(struct app *app, const struct change_result *res);
 
 /* What reads see: rebuilt from the journal after every change. */
 struct snapshot {
@@ -39,8 +57,18 @@ struct snapshot {
         int64_t deadline; /* Unix seconds; 0 = none */
         json_t *last_apply; /* {generation, time, complete, results, thp} or NULL */
         json_t *history;    /* the GET /config/history array */
+        json_t *confirmed;             /* the confirmed config, or NULL */
         char journal_note[1100]; /* what the journal's recovery found, "" = clean */
         struct journal_file_id file; /* the journal as this snapshot saw it */
+};
+
+/* The boot-arguments backend as GET /status shows it; under state_lock. */
+struct boot_state {
+        bool configured;
+        char spec[512];      /* "grubenv:/oem/grubenv:third_party_kernel_args" */
+        uint64_t generation; /* the confirmed generation last written, 0 = none yet */
+        char written[1024];  /* the parameters written for it */
+        char error[512];     /* why the last write failed, "" = it did not */
 };
 
 struct app {
@@ -63,6 +91,19 @@ struct app {
         pthread_t watcher;
         bool watcher_running;
         atomic_bool stopping;
+
+        /* Changes since the process started, by outcome (GET /metrics). */
+        atomic_ulong applies[_APP_OUTCOME_MAX];
+
+        struct boot_state boot; /* under state_lock */
+        struct safe_mode safe;  /* set before the server starts */
+        char restart_note[512]; /* the last --restart-unit result, under state_lock */
+
+        /* Called at the end of every app_publish, with apply_lock and the
+         * journal lock held: the server writes the boot arguments of a
+         * newly confirmed config and restarts units there. NULL: none. */
+        void (*on_publish)(struct app *app, const struct journal_state *st, void *cls);
+        void *on_publish_cls;
 };
 
 struct request {
@@ -105,4 +146,5 @@ int handle_config_rollback(struct app *app, const struct request *req, struct re
 int handle_status(struct app *app, const struct request *req, struct response *ret);
 int handle_healthz(struct app *app, const struct request *req, struct response *ret);
 int handle_readyz(struct app *app, const struct request *req, struct response *ret);
+int handle_metrics(struct app *app, const struct request *req, struct response *ret);
 int handle_openapi(struct app *app, const struct request *req, struct response *ret);

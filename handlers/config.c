@@ -200,8 +200,10 @@ static int run_change(struct app *app, const struct request *req, const struct c
         struct change_ctx ctx = app_change_ctx(app);
         struct change_result res;
         int r = change_apply(&ctx, c, req->caller ? req->caller : "", origin, confirm_within_s, &res);
-        if (r == 0)
+        if (r == 0) {
+                app_count_change(app, &res);
                 r = change_response(req, &res, ret);
+        }
         change_result_release(&res);
         return r;
 }

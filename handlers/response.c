@@ -140,10 +140,26 @@ int response_add_findings(struct response *r, const char *member, const struct f
         return 0;
 }
 
+int response_text(struct response *r, unsigned status, const char *content_type, char *text)
+{
+        if (!text)
+                return -ENOMEM;
+        free(r->text);
+        json_decref(r->body);
+        r->body = NULL;
+        r->status = status;
+        r->text = text;
+        r->content_type = content_type;
+        r->problem = false;
+        return 0;
+}
+
 void response_release(struct response *r)
 {
         if (!r)
                 return;
         json_decref(r->body);
         r->body = NULL;
+        free(r->text);
+        r->text = NULL;
 }

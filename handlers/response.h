@@ -18,6 +18,8 @@ struct response {
         char etag[32];      /* "ETag" when not empty */
         const char *cors_origin;  /* "Access-Control-Allow-Origin", borrowed; NULL: none */
         const char *cors_methods; /* a CORS preflight's allowed methods, static; NULL: not one */
+        char *text;               /* a body that is not JSON (owned), sent instead of body */
+        const char *content_type; /* of text, static */
 };
 
 /* Sets a JSON answer; steals body. Returns 0 or -ENOMEM. */
@@ -37,5 +39,8 @@ int response_add_findings(struct response *r, const char *member, const struct f
 
 /* A findings list as a JSON array of {pointer, code, message}. */
 json_t *findings_to_json(const struct findings *f);
+
+/* Sets a text answer (200) of the given content type; takes text. */
+int response_text(struct response *r, unsigned status, const char *content_type, char *text);
 
 void response_release(struct response *r);

@@ -4,8 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "../model/bootargs.h"
 #include "../model/cleanup.h"
 #include "../model/config.h"
+#include "../model/kubelet.h"
 #include "../model/drift.h"
 #include "../model/validate.h"
 #include "app.h"
@@ -27,6 +29,77 @@ static json_t *drift_json(const struct drift *d)
                 }
         }
         return a;
+}
+
+/* The boot-arguments backend: what was written for the confirmed config,
+ * and where the running kernel's command line differs from what that
+ * config needs at boot (each difference takes a reboot). NULL without a
+ * backend. */
+static json_t *boot_json(struct app *app, const json_t *confirmed, const struct sizes *sizes)
+{
+        pthread_mutex_lock(&app->state_lock);
+        struct boot_state b = app->boot;
+        pthread_mutex_unlock(&app->state_lock);
+        if (!b.configured)
+                return json_null();
+        json_t *diffs = json_array();
+        json_t *compare_error = json_null();
+        if (confirmed && diffs) {
+                struct config c;
+                struct findings errors = { 0 };
+                struct errbuf err = { { 0 } };
+                if (config_parse((json_t *) confirmed, &c, &errors) == 0) {
+                        struct bootargs_diff d;
+                        if (bootargs_compare(&app->fs, &c, sizes, &d, &err) == 0) {
+                                for (size_t i = 0; i < d.n; i++)
+                                        json_array_append_new(diffs, json_pack("{s:s, s:s, s:s}", "pointer",
+                                                                               d.items[i].pointer, "wanted",
+                                                                               d.items[i].want, "running",
+                                                                               d.items[i].running));
+                                bootargs_diff_release(&d);
+                        } else
+                                compare_error = json_string(err.msg);
+                        config_release(&c);
+                }
+                findings_release(&errors);
+        }
+        if (!diffs)
+                return NULL;
+        return json_pack("{s:s, s:I, s:s, s:o, s:b, s:o, s:o}", "backend", b.spec, "generation",
+                         (json_int_t) b.generation, "written", b.written, "error",
+                         b.error[0] ? json_string(b.error) : json_null(), "in_effect",
+                         json_array_size(diffs) == 0 && json_is_null(compare_error), "reboot_required", diffs,
+                         "compare_error", compare_error);
+}
+
+/* kubelet reads the pools once, at start: it is stale when it started
+ * before the last apply that wrote a pool. NULL when no kubelet runs. */
+static json_t *kubelet_json(struct app *app, const json_t *last_apply)
+{
+        struct kubelet_info k;
+        struct errbuf err = { { 0 } };
+        if (kubelet_find(&app->fs, &k, &err) < 0 || !k.found)
+                return json_null();
+        char started[32];
+        journal_format_time(k.started, started);
+        const char *changed = NULL;
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(last_apply, "results"), i, it)
+        {
+                if (json_is_true(json_object_get(it, "written")))
+                        changed = json_string_value(json_object_get(last_apply, "time"));
+        }
+        int64_t changed_at = changed ? journal_parse_time(changed) : 0;
+        bool stale = changed_at > 0 && k.started < changed_at;
+        char why[256] = "";
+        if (stale)
+                snprintf(why, sizeof(why),
+                         "%s started at %s, before the pools changed at %s: it still advertises the old "
+                         "hugepages-<size> capacity until it restarts",
+                         k.comm, started, changed);
+        return json_pack("{s:s, s:i, s:s, s:b, s:o}", "process", k.comm, "pid", (int) k.pid, "started", started,
+                         "stale", stale, "reason", stale ? json_string(why) : json_null());
 }
 
 int handle_status(struct app *app, const struct request *req, struct response *ret)
@@ -53,6 +126,7 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         }
         _cleanup_json_ json_t *note = snap.journal_note[0] ? json_string(snap.journal_note) : json_null();
         uint64_t confirmed = snap.confirmed_generation;
+        _cleanup_json_ json_t *confirmed_config = json_incref(snap.confirmed);
         snapshot_release(&snap);
 
         _cleanup_json_ json_t *drift = NULL, *reboot = NULL;
@@ -91,14 +165,41 @@ int handle_status(struct app *app, const struct request *req, struct response *r
                 reboot = json_array();
         }
 
+        json_t *boot = boot_json(app, confirmed_config, &k.sizes);
+        json_t *kubelet = kubelet_json(app, last);
         json_t *kernel = report_sizes(&k.sizes, &k.thp, &app->vopts);
         kernel_release(&k);
+        pthread_mutex_lock(&app->state_lock);
+        json_t *restart = app->restart_note[0] ? json_string(app->restart_note) : json_null();
+        pthread_mutex_unlock(&app->state_lock);
+        json_t *safe = json_pack("{s:b, s:o}", "active", app->safe.active, "source",
+                                 app->safe.active ? json_string(app->safe.source) : json_null());
+        if (!boot || !kubelet || !kernel || !restart || !safe) {
+                json_decref(boot);
+                json_decref(kubelet);
+                json_decref(kernel);
+                json_decref(restart);
+                json_decref(safe);
+                return -ENOMEM;
+        }
         bool in_sync = json_array_size(drift) == 0;
         json_t *body = json_pack("{s:s, s:s, s:I, s:I, s:O?, s:b, s:O, s:O?, s:O, s:O?, s:O, s:o}", "node_name",
                                  app->node_name, "version", app->version, "generation", (json_int_t) generation,
                                  "confirmed_generation", (json_int_t) confirmed, "desired", desired, "in_sync",
                                  in_sync, "drift", drift, "last_apply", last, "reboot_required", reboot,
                                  "pending_confirm", pending, "journal_recovery", note, "kernel", kernel);
+        if (body && (json_object_set_new(body, "safe_mode", safe) < 0 || json_object_set_new(body, "boot_args", boot) < 0 ||
+                     json_object_set_new(body, "kubelet", kubelet) < 0 ||
+                     json_object_set_new(body, "last_unit_restart", restart) < 0)) {
+                json_decref(body);
+                return -ENOMEM;
+        }
+        if (!body) {
+                json_decref(safe);
+                json_decref(boot);
+                json_decref(kubelet);
+                json_decref(restart);
+        }
         return response_json(ret, 200, body);
 
 oom:

@@ -737,3 +737,12 @@ void journal_format_time(int64_t unix_s, char buf[static 32])
         gmtime_r(&t, &tm);
         strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int64_t journal_parse_time(const char *text)
+{
+        struct tm tm = { 0 };
+        const char *end = text ? strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+        if (!end || *end)
+                return 0;
+        return (int64_t) timegm(&tm);
+}

@@ -142,6 +142,8 @@ const char *journal_generation_state(const struct journal *j, uint64_t gen);
 
 /* Unix seconds as "2026-11-27T10:00:00Z" (UTC), the journal's time format. */
 void journal_format_time(int64_t unix_s, char buf[static 32]);
+/* The reverse: Unix seconds, or 0 for a text not in that format. */
+int64_t journal_parse_time(const char *text);
 
 /* What the last open found and mended. */
 const struct journal_recovery *journal_recovery(const struct journal *j);

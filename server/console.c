@@ -15,6 +15,7 @@
 #include "../model/cleanup.h"
 #include "../model/journal.h"
 #include "../model/quantity.h"
+#include "../model/safemode.h"
 
 static int history(struct journal *j)
 {
@@ -162,30 +163,79 @@ static int rollback(const struct change_ctx *ctx, uint64_t to)
         return status;
 }
 
-static int apply_saved(const struct change_ctx *ctx)
+/* Pages the kernel did not give, summed over the pools. */
+static uint64_t shortfall(const struct change_result *res, bool *ret_refused)
 {
-        struct change_result res;
-        int r = change_apply_saved(ctx, &res);
-        if (r == -ENOENT) {
-                printf("no confirmed config yet: nothing to apply\n");
+        uint64_t missing = 0;
+        *ret_refused = false;
+        for (size_t i = 0; i < res->apply.n_items; i++) {
+                const struct apply_item *it = &res->apply.items[i];
+                if (it->status == APPLY_FAILED)
+                        *ret_refused = true;
+                if (it->status == APPLY_PARTIAL && it->after < it->requested)
+                        missing += it->requested - it->after;
+        }
+        for (size_t i = 0; i < res->apply.n_thp; i++)
+                if (res->apply.thp[i].status == APPLY_FAILED)
+                        *ret_refused = true;
+        return missing;
+}
+
+/* The boot path: applies the last confirmed config; while the kernel gives
+ * fewer pages than asked (memory still being freed early in boot, or
+ * fragmented), tries again up to o->retries times, o->retry_delay_s apart.
+ * Exit status 0: the kernel holds it all; 3: it is short after the last
+ * try (the shortfall is printed); 1: anything else. */
+static int apply_saved(const struct options *o, const struct change_ctx *ctx)
+{
+        struct safe_mode safe;
+        safemode_detect(ctx->fs, o->state_dir, &safe);
+        if (safe.active) {
+                printf("safe mode (%s): not applying the saved config\n", safe.source);
                 return EXIT_SUCCESS;
         }
-        if (r < 0) {
-                fprintf(stderr, "hugepaged: cannot apply the saved config: %s\n", strerror(-r));
-                return EXIT_FAILURE;
+        for (unsigned attempt = 0;; attempt++) {
+                struct change_result res;
+                int r = change_apply_saved(ctx, &res);
+                if (r == -ENOENT) {
+                        printf("no confirmed config yet: nothing to apply\n");
+                        return EXIT_SUCCESS;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "hugepaged: cannot apply the saved config: %s\n", strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                int status = EXIT_FAILURE;
+                bool again = false;
+                if (res.outcome == CHANGE_DONE) {
+                        print_result(attempt ? "applied the saved config again" : "applied the saved config", &res);
+                        bool refused;
+                        uint64_t missing = shortfall(&res, &refused);
+                        if (res.apply.complete && !res.journal_failed)
+                                status = EXIT_SUCCESS;
+                        else if (!refused && missing > 0 && attempt < o->retries)
+                                again = true;
+                        else if (!refused && missing > 0) {
+                                fprintf(stderr,
+                                        "hugepaged: the kernel is %" PRIu64 " page%s short of generation %" PRIu64
+                                        " after %u tr%s\n",
+                                        missing, missing == 1 ? "" : "s", res.generation, attempt + 1,
+                                        attempt ? "ies" : "y");
+                                status = 3;
+                        }
+                } else if (res.outcome == CHANGE_INVALID) {
+                        fprintf(stderr, "hugepaged: the saved config (generation %" PRIu64 ") does not fit this machine:\n",
+                                res.generation);
+                        print_findings(&res.validation.errors, "error");
+                } else
+                        fprintf(stderr, "hugepaged: %s\n", res.message);
+                change_result_release(&res);
+                if (!again)
+                        return status;
+                printf("  the kernel gave fewer pages than asked; trying again in %u s\n", o->retry_delay_s);
+                fflush(stdout);
+                sleep(o->retry_delay_s);
         }
-        int status = EXIT_FAILURE;
-        if (res.outcome == CHANGE_DONE) {
-                print_result("applied the saved config", &res);
-                status = res.apply.complete ? EXIT_SUCCESS : EXIT_FAILURE;
-        } else if (res.outcome == CHANGE_INVALID) {
-                fprintf(stderr, "hugepaged: the saved config (generation %" PRIu64 ") does not fit this machine:\n",
-                        res.generation);
-                print_findings(&res.validation.errors, "error");
-        } else
-                fprintf(stderr, "hugepaged: %s\n", res.message);
-        change_result_release(&res);
-        return status;
 }
 
 int console_run(const struct options *o)
@@ -216,7 +266,7 @@ int console_run(const struct options *o)
                 else if (strcmp(o->command, "rollback") == 0)
                         status = rollback(&ctx, o->rollback_to);
                 else
-                        status = apply_saved(&ctx);
+                        status = apply_saved(o, &ctx);
                 journal_unlock(j);
         }
         journal_close(j);

@@ -250,10 +250,11 @@ int dispatch_precheck(const struct dispatch *d, const struct incoming *in, struc
         if (r != 0)
                 return r;
 
-        if (!dispatch_accepts(header(in, "Accept"), "application/json"))
+        const char *produces = route->produces ? route->produces : "application/json";
+        if (!dispatch_accepts(header(in, "Accept"), produces))
                 return response_problem(resp, 406, "not-acceptable", in->path,
-                                        "this resource is only served as application/json (errors as "
-                                        "application/problem+json)")
+                                        "this resource is only served as %s (errors as application/problem+json)",
+                                        produces)
                                ?: 1;
 
         if (route->takes_body) {

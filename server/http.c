@@ -396,7 +396,10 @@ static bool expects_continue(struct MHD_Connection *c)
 static enum MHD_Result queue(struct MHD_Connection *c, struct response *r)
 {
         char *text = NULL;
-        if (r->body) {
+        if (r->text) {
+                text = r->text;
+                r->text = NULL;
+        } else if (r->body) {
                 text = json_dumps(r->body, JSON_COMPACT);
                 if (text) {
                         size_t n = strlen(text);
@@ -419,7 +422,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct response *r)
                 free(text);
                 return MHD_NO;
         }
-        if (r->body)
+        if (r->content_type)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+        else if (r->body)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                         r->problem ? "application/problem+json" : "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -813,6 +818,11 @@ int http_start(const struct http_config *cfg, struct http **ret, char *ret_bound
         h->reaper_running = true;
         *ret = h;
         return 0;
+}
+
+int http_listen_fd(const struct http *h)
+{
+        return h->listen_fd;
 }
 
 void http_stop(struct http *h)

@@ -52,5 +52,8 @@ int http_start(const struct http_config *cfg, struct http **ret, char *ret_bound
  * the pair in force stays. */
 int http_set_certificate(struct http *h, const char *cert_pem, const char *key_pem, struct errbuf *err);
 
+/* The listening socket (bound, or inherited). */
+int http_listen_fd(const struct http *h);
+
 /* Stops accepting, lets running handlers finish, frees everything. */
 void http_stop(struct http *h);

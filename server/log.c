@@ -50,3 +50,33 @@ void log_audit(const struct audit_event *e)
         if (r < 0)
                 fprintf(stderr, "<%d>%s\n", priority, line);
 }
+
+void log_event(int priority, const char *message_id, uint64_t generation, const char *unit, const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (!log_to_journal() ||
+            sd_journal_send("MESSAGE=%s", line, "MESSAGE_ID=%s", message_id, "PRIORITY=%d", priority,
+                            "SYSLOG_IDENTIFIER=hugepaged", "HUGEPAGED_GENERATION=%" PRIu64, generation,
+                            unit ? "HUGEPAGED_UNIT=%s" : NULL, unit, NULL) < 0)
+                log_msg(priority, "%s", line);
+}
+
+void log_apply(const struct apply_event *e)
+{
+        char line[512];
+        snprintf(line, sizeof(line), "generation %" PRIu64 ": %s%s%s: asked %s, the kernel holds %s (%s)",
+                 e->generation, e->size, strcmp(e->node, "all") ? " on node " : "",
+                 strcmp(e->node, "all") ? e->node : "", e->requested, e->after, e->outcome);
+        int priority = strcmp(e->outcome, "ok") == 0 ? LOG_INFO : LOG_WARNING;
+        if (!log_to_journal() ||
+            sd_journal_send("MESSAGE=%s", line, "MESSAGE_ID=" LOG_MESSAGE_ID_APPLY, "PRIORITY=%d", priority,
+                            "SYSLOG_IDENTIFIER=hugepaged", "HUGEPAGED_GENERATION=%" PRIu64, e->generation,
+                            "HUGEPAGED_SIZE=%s", e->size, "HUGEPAGED_NODE=%s", e->node, "HUGEPAGED_REQUESTED=%s",
+                            e->requested, "HUGEPAGED_AFTER=%s", e->after, "HUGEPAGED_OUTCOME=%s", e->outcome,
+                            NULL) < 0)
+                log_msg(priority, "%s", line);
+}

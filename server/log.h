@@ -17,6 +17,31 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
  * something), for `journalctl MESSAGE_ID=…`. */
 #define LOG_MESSAGE_ID_AUDIT "7d3eb49d887646b8aa239366dbcf5f31"
 
+/* The MESSAGE_IDs of the other events. */
+#define LOG_MESSAGE_ID_APPLY "f4d75f29d7a444f28f6ca69402c82480"     /* a pool or THP write and what the kernel did */
+#define LOG_MESSAGE_ID_BOOT_ARGS "cd61983bb81741a3a1392b3794a88032" /* boot arguments written, or not */
+#define LOG_MESSAGE_ID_RESTART "093d132612d94957b5ca8d6356faaaa5"   /* a --restart-unit restart */
+#define LOG_MESSAGE_ID_LIFECYCLE "8cb6d705e2f344eaa7b6c1d7b7c46bb2" /* ready, reloading, stopping */
+#define LOG_MESSAGE_ID_JOURNAL "48afbd1333804fdfb88ae136e46e51aa"   /* the journal's recovery at start */
+
+/* An event with a MESSAGE_ID and HUGEPAGED_GENERATION (and HUGEPAGED_UNIT
+ * when unit is not NULL) in the journal; a plain line elsewhere. */
+void log_event(int priority, const char *message_id, uint64_t generation, const char *unit, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+/* One write of an apply: HUGEPAGED_GENERATION, HUGEPAGED_SIZE ("2Mi" or a
+ * THP setting), HUGEPAGED_NODE ("all" or a number), HUGEPAGED_REQUESTED,
+ * HUGEPAGED_AFTER and HUGEPAGED_OUTCOME ("ok", "partial", …). */
+struct apply_event {
+        uint64_t generation;
+        const char *size;
+        const char *node;
+        const char *requested;
+        const char *after;
+        const char *outcome;
+};
+void log_apply(const struct apply_event *e);
+
 /* One audited request; strings already made printable by the caller. */
 struct audit_event {
         const char *method;

@@ -18,6 +18,8 @@
 #include "console.h"
 #include "http.h"
 #include "log.h"
+#include "node.h"
+#include "notify.h"
 #include "openapi_blob.h"
 #include "options.h"
 #include "tls.h"
@@ -203,6 +205,22 @@ static int run(int argc, char **argv)
                 kernel_release(&k);
         }
 
+        safemode_detect(&app.fs, o.state_dir, &app.safe);
+        if (app.safe.active)
+                log_warning("safe mode (%s): the boot apply skips applying; the service serves as usual",
+                            app.safe.source);
+        static struct node glue;
+        r = node_init(&glue, o.boot_args, o.restart_units, o.n_restart_units, &err);
+        if (r < 0) {
+                log_error("%s", err.msg);
+                return EXIT_FAILURE;
+        }
+        app.boot.configured = o.boot_args != NULL;
+        if (o.boot_args)
+                snprintf(app.boot.spec, sizeof(app.boot.spec), "%s", o.boot_args);
+        app.on_publish = node_on_publish;
+        app.on_publish_cls = &glue;
+
         r = journal_open(o.state_dir, o.history, &app.journal, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
@@ -257,10 +275,26 @@ static int run(int argc, char **argv)
                 return EXIT_FAILURE;
         }
 
+        /* Socket activation (hugepaged.socket): one inherited listening
+         * TCP socket replaces --listen. */
+        int inherited = sd_listen_fds(1);
+        if (inherited > 1) {
+                log_error("socket activation passed %d sockets; hugepaged serves exactly one (ListenStream=[::]:8443 "
+                          "serves IPv4 and IPv6)",
+                          inherited);
+                tls_release(&tls);
+                return EXIT_FAILURE;
+        }
+        if (inherited == 1 && sd_is_socket_inet(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+                log_error("the socket passed by systemd is not a listening TCP socket");
+                tls_release(&tls);
+                return EXIT_FAILURE;
+        }
+
         struct http_config hc = {
                 .host = o.listen_host,
                 .port = o.listen_port,
-                .listen_fd = -1,
+                .listen_fd = inherited == 1 ? SD_LISTEN_FDS_START : -1,
                 .plain = o.plain_http,
                 .cert_pem = tls.cert_pem,
                 .key_pem = tls.key_pem,
@@ -287,13 +321,20 @@ static int run(int argc, char **argv)
                 log_error("%s", err.msg);
                 return EXIT_FAILURE;
         }
-        log_info("listening on %s://%s", o.plain_http ? "http" : "https", bound);
+        log_info("listening on %s://%s%s", o.plain_http ? "http" : "https", bound,
+                 inherited == 1 ? " (a socket from systemd)" : "");
         if (o.plain_http)
                 log_warning("serving plain HTTP: tokens and configs cross %s unencrypted",
                             o.plain_http_remote ? "the network" : "loopback");
-        app_snapshot(&app, &snap);
-        sd_notifyf(0, "READY=1\nSTATUS=serving on %s, generation %llu", bound, (unsigned long long) snap.generation);
-        snapshot_release(&snap);
+        char status[512];
+        notify_status_text(&app, bound, status, sizeof(status));
+        sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+        log_event(LOG_INFO, LOG_MESSAGE_ID_LIFECYCLE, snap.generation, NULL, "ready: %s", status);
+        struct notify *notify = NULL;
+        struct notify_config nc = { .app = &app, .listen_fd = http_listen_fd(http), .plain = o.plain_http, .bound = bound };
+        r = notify_start(&nc, &notify);
+        if (r < 0)
+                log_warning("no STATUS or WATCHDOG updates for systemd: %s", strerror(-r));
 
         int sig = 0;
         for (;;) {
@@ -304,11 +345,15 @@ static int run(int argc, char **argv)
                 reload(&o, &auth, http, app.node_name);
                 sd_notify(0, "READY=1");
         }
-        log_info("stopping on signal %d", sig);
+        log_event(LOG_INFO, LOG_MESSAGE_ID_LIFECYCLE, 0, NULL, "stopping on signal %d; a change in flight finishes first",
+                  sig);
+        notify_stop(notify);
         sd_notify(0, "STOPPING=1");
 
         http_stop(http);
         auth_store_release(&auth);
+        app.on_publish = NULL;
+        node_release(&glue);
         app_release(&app);
         journal_close(app.journal);
         sysfs_release(&app.fs);

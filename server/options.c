@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "../model/quantity.h"
+#include "../model/bootargs.h"
 #include "auth.h"
 #include "dispatch.h"
 #include "version.h"
@@ -68,6 +69,23 @@ static void usage(FILE *f)
               "  --initial-config FILE    a config (from an installer) that becomes\n"
               "                           generation 1 on the first start only\n"
               "  --to GEN                 for rollback: the generation to bring back\n"
+              "\n"
+              "Node integration:\n"
+              "  --boot-args grubenv:FILE:VARIABLE\n"
+              "                           write the kernel parameters of every confirmed\n"
+              "                           config (gigantic pools, default size, THP) into\n"
+              "                           VARIABLE of the GRUB environment block FILE, e.g.\n"
+              "                           grubenv:/oem/grubenv:third_party_kernel_args on\n"
+              "                           Harvester; other arguments there are kept\n"
+              "  --restart-unit UNIT      restart UNIT through systemd after a confirmed change\n"
+              "                           of the pools (kubelet reads them only at start);\n"
+              "                           repeatable, e.g. rke2-agent.service\n"
+              "  --retries N              apply-saved: apply again up to N times while the\n"
+              "                           kernel gives fewer pages than asked (default 3)\n"
+              "  --retry-delay S          apply-saved: seconds between tries (default 2)\n"
+              "  Safe mode: hugepaged.safe=1 on the kernel command line, or a file named\n"
+              "  safe-mode in the state directory, makes apply-saved skip applying, and\n"
+              "  GET /status say so.\n"
               "\n"
               "Security and limits:\n"
               "  --client-ca FILE         also accept client certificates signed by this CA\n"
@@ -132,6 +150,26 @@ static int parse_listen(const char *arg, struct options *o)
         o->listen_host[hlen] = '\0';
         snprintf(o->listen_port, sizeof(o->listen_port), "%lu", p);
         return 0;
+}
+
+/* A unit name as systemd takes it: "name.type", name of letters, digits
+ * and ":-_.\\@", type one of systemd's. */
+static bool unit_name_valid(const char *u)
+{
+        static const char *const types[] = { ".service", ".socket", ".target", ".mount", ".slice", ".scope" };
+        size_t n = strlen(u);
+        if (n < 3 || n > 255 || u[0] == '.' || u[0] == '-')
+                return false;
+        for (const char *p = u; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      strchr(":-_.\\@", *p)))
+                        return false;
+        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+                size_t t = strlen(types[i]);
+                if (n > t && strcmp(u + n - t, types[i]) == 0)
+                        return true;
+        }
+        return false;
 }
 
 static int parse_count(const char *flag, const char *arg, unsigned min, unsigned max, unsigned *ret)
@@ -208,6 +246,10 @@ int options_parse(int argc, char **argv, struct options *o)
                 OPT_MAX_PER_CLIENT,
                 OPT_IDLE_TIMEOUT,
                 OPT_REQUEST_TIMEOUT,
+                OPT_BOOT_ARGS,
+                OPT_RESTART_UNIT,
+                OPT_RETRIES,
+                OPT_RETRY_DELAY,
         };
         static const struct option longopts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -237,6 +279,10 @@ int options_parse(int argc, char **argv, struct options *o)
                 { "max-connections-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
                 { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
                 { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+                { "boot-args", required_argument, NULL, OPT_BOOT_ARGS },
+                { "restart-unit", required_argument, NULL, OPT_RESTART_UNIT },
+                { "retries", required_argument, NULL, OPT_RETRIES },
+                { "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
                 {},
         };
 
@@ -255,6 +301,8 @@ int options_parse(int argc, char **argv, struct options *o)
                 .max_connections_per_client = 16,
                 .idle_timeout_s = 10,
                 .request_timeout_s = 30,
+                .retries = 3,
+                .retry_delay_s = 2,
         };
 
         /* A leading command word, as in "hugepaged serve --listen …". */
@@ -391,6 +439,32 @@ int options_parse(int argc, char **argv, struct options *o)
                         break;
                 case OPT_REQUEST_TIMEOUT:
                         r = parse_count("--request-timeout", optarg, 1, 3600, &o->request_timeout_s);
+                        break;
+                case OPT_BOOT_ARGS: {
+                        struct bootargs_spec spec;
+                        struct errbuf err = { { 0 } };
+                        if (bootargs_spec_parse(optarg, &spec, &err) < 0)
+                                r = fail("--boot-args: %s", err.msg);
+                        else {
+                                bootargs_spec_release(&spec);
+                                o->boot_args = optarg;
+                        }
+                        break;
+                }
+                case OPT_RESTART_UNIT:
+                        if (!unit_name_valid(optarg))
+                                r = fail("--restart-unit: '%s' is not a systemd unit name (name.service, …)", optarg);
+                        else if (o->n_restart_units == sizeof(o->restart_units) / sizeof(o->restart_units[0]))
+                                r = fail("--restart-unit: at most %zu units",
+                                         sizeof(o->restart_units) / sizeof(o->restart_units[0]));
+                        else
+                                o->restart_units[o->n_restart_units++] = optarg;
+                        break;
+                case OPT_RETRIES:
+                        r = parse_count("--retries", optarg, 0, 100, &o->retries);
+                        break;
+                case OPT_RETRY_DELAY:
+                        r = parse_count("--retry-delay", optarg, 0, 600, &o->retry_delay_s);
                         break;
                 case 'h':
                         usage(stdout);

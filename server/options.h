@@ -36,6 +36,11 @@ struct options {
         unsigned max_connections_per_client;
         unsigned idle_timeout_s;
         unsigned request_timeout_s;
+        const char *boot_args;          /* --boot-args grubenv:FILE:VARIABLE */
+        const char *restart_units[8];   /* --restart-unit UNIT… */
+        size_t n_restart_units;
+        unsigned retries;               /* apply-saved: tries when the kernel gives fewer pages */
+        unsigned retry_delay_s;
 };
 
 /* Parses argv into *ret. Returns 0 to go on, 1 when the program should exit

@@ -15,6 +15,7 @@ static const struct route routes[] = {
         { "/healthz", "GET", handle_healthz, ACCESS_OPEN, false },
         { "/readyz", "GET", handle_readyz, ACCESS_OPEN, false },
         { "/openapi.json", "GET", handle_openapi, ACCESS_OPEN, false },
+        { "/metrics", "GET", handle_metrics, ACCESS_READ, false, "text/plain" },
 };
 
 /* The Allow header of each path. */
@@ -32,6 +33,7 @@ static const struct {
         { "/healthz", "GET, HEAD, OPTIONS" },
         { "/readyz", "GET, HEAD, OPTIONS" },
         { "/openapi.json", "GET, HEAD, OPTIONS" },
+        { "/metrics", "GET, HEAD, OPTIONS" },
 };
 
 enum router_match router_find(const char *method, const char *path, const struct route **ret_route,

@@ -20,6 +20,7 @@ struct route {
         handler_fn handler;
         enum access access;
         bool takes_body;
+        const char *produces; /* the media type of a success; NULL: application/json */
 };
 
 enum router_match {
