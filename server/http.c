@@ -60,6 +60,7 @@ struct conn {
         char peer[INET6_ADDRSTRLEN];
         int64_t since_ms; /* start of the current request's time budget */
         bool in_handler;  /* a handler runs: its time does not count */
+        bool headers_in;  /* the current request's headers are complete */
         bool cut;         /* already shut down by the reaper */
         bool cert_checked;
         bool cert_rejected;
@@ -316,6 +317,7 @@ static void *reaper_main(void *arg)
 {
         struct http *h = arg;
         const int64_t limit = (int64_t) h->cfg.request_timeout_s * 1000;
+        const int64_t header_limit = (int64_t) h->cfg.header_timeout_s * 1000;
         while (!atomic_load(&h->stopping)) {
                 struct timespec nap = { 0, 250 * 1000 * 1000 };
                 nanosleep(&nap, NULL);
@@ -323,7 +325,8 @@ static void *reaper_main(void *arg)
                 unsigned cut = 0;
                 pthread_mutex_lock(&h->lock);
                 for (struct conn *k = h->conns; k; k = k->next)
-                        if (!k->in_handler && !k->cut && now - k->since_ms > limit && same_peer(k)) {
+                        if (!k->in_handler && !k->cut && now - k->since_ms > (k->headers_in ? limit : header_limit) &&
+                            same_peer(k)) {
                                 shutdown(k->fd, SHUT_RDWR);
                                 k->cut = true;
                                 cut++;
@@ -334,9 +337,10 @@ static void *reaper_main(void *arg)
                         /* One line per power of two, so that a flood does not
                          * flood the log too. */
                         if ((total & (total - 1)) == 0 || cut == total)
-                                log_warning("cut off %u connection%s whose request took longer than %u s "
-                                            "(%lu so far)",
-                                            cut, cut == 1 ? "" : "s", h->cfg.request_timeout_s, total);
+                                log_warning("cut off %u slow connection%s (headers not in after %u s, or the "
+                                            "request not complete after %u s; %lu so far)",
+                                            cut, cut == 1 ? "" : "s", h->cfg.header_timeout_s,
+                                            h->cfg.request_timeout_s, total);
                 }
         }
         return NULL;
@@ -348,8 +352,21 @@ static void set_in_handler(struct http *h, struct conn *k, bool on)
                 return;
         pthread_mutex_lock(&h->lock);
         k->in_handler = on;
-        if (!on)
+        if (!on) {
                 k->since_ms = now_ms();
+                k->headers_in = false;
+        }
+        pthread_mutex_unlock(&h->lock);
+}
+
+/* The headers of a request are in: from now on it has the request
+ * timeout, not the header timeout. */
+static void set_headers_in(struct http *h, struct conn *k)
+{
+        if (!k)
+                return;
+        pthread_mutex_lock(&h->lock);
+        k->headers_in = true;
         pthread_mutex_unlock(&h->lock);
 }
 
@@ -393,7 +410,7 @@ static bool expects_continue(struct MHD_Connection *c)
         return e && strcasecmp(e, "100-continue") == 0;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct response *r)
+static enum MHD_Result queue(struct MHD_Connection *c, struct response *r, bool tls)
 {
         char *text = NULL;
         if (r->text) {
@@ -429,6 +446,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct response *r)
                                         r->problem ? "application/problem+json" : "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (tls)
+                MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
         if (r->allow)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
         if (r->authenticate)
@@ -479,7 +498,7 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const st
 {
         dispatch_answered(&h->cfg.dispatch, in, &ex->verdict, resp);
         ex->answered = true;
-        enum MHD_Result ok = queue(c, resp);
+        enum MHD_Result ok = queue(c, resp, !h->cfg.plain);
         response_release(resp);
         return ok;
 }
@@ -547,6 +566,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 ex->path_rejected = rejected;
                 const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
                 ex->conn = sc ? sc->socket_context : NULL;
+                set_headers_in(h, ex->conn);
                 if (ex->conn && h->cfg.client_ca_pem && !ex->conn->cert_checked)
                         check_client_cert(c, ex->conn);
                 r = check_headers(c, url, &resp);

@@ -8,10 +8,11 @@
  *   the ones over it at accept);
  * - an idle timeout: a connection that sends nothing for that long is
  *   closed (libmicrohttpd's own);
- * - a request timeout: a request must be complete, headers and body,
- *   within that many seconds of the connection's start or of the previous
- *   answer on it; a slow client (slowloris, a trickled body) is cut off
- *   then, however steadily it trickles. Time in a handler does not count.
+ * - a header timeout and a request timeout: a request's headers must be in
+ *   within the first, and the whole request within the second, counted
+ *   from the connection's start or the previous answer on it; a slow
+ *   client (slowloris, a trickled body) is cut off then, however steadily
+ *   it trickles. Time in a handler does not count.
  * - header size: 32 KiB of connection memory (libmicrohttpd answers 431
  *   beyond it); the body: --max-body.
  *
@@ -37,6 +38,7 @@ struct http_config {
         unsigned connection_limit;
         unsigned per_client_limit;
         unsigned idle_timeout_s;
+        unsigned header_timeout_s;
         unsigned request_timeout_s;
         struct dispatch dispatch; /* copied; what it points to is borrowed */
 };

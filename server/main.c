@@ -53,6 +53,30 @@ static int load_tokens(const struct options *o, struct auth_store *ret)
         return r;
 }
 
+/* Reads the certificate and key again (renewing a self-made certificate
+ * near its end) and hands them to the server for new connections. always:
+ * also when nothing was renewed (SIGHUP), else only then. */
+static void reload_certificate(const struct options *o, struct http *http, const char *node_name, bool always)
+{
+        struct errbuf err = { { 0 } };
+        struct tls_material tls;
+        int r = tls_load(o->tls_cert, o->tls_key, o->state_dir, node_name, &tls, &err);
+        if (r >= 0) {
+                if (tls.renewed)
+                        log_warning("the self-made certificate %s was near its end and was made anew (same key): "
+                                    "clients that pin it need the new file",
+                                    tls.cert_path);
+                if (always || tls.renewed) {
+                        r = http_set_certificate(http, tls.cert_pem, tls.key_pem, &err);
+                        if (r >= 0)
+                                log_info("reload: certificate %s in force for new connections", tls.cert_path);
+                }
+                tls_release(&tls);
+        }
+        if (r < 0)
+                log_error("reload: the certificate in force stays: %s", err.msg);
+}
+
 /* SIGHUP: the token file, and the certificate and key, read again. What
  * fails to load is reported and the old one stays in force. */
 static void reload(const struct options *o, struct auth_store *auth, struct http *http, const char *node_name)
@@ -63,19 +87,8 @@ static void reload(const struct options *o, struct auth_store *auth, struct http
                 log_error("reload: the tokens in force stay: %s", err.msg);
         else
                 log_info("reload: %zu token%s from %s", n, n == 1 ? "" : "s", auth->path);
-        if (o->plain_http)
-                return;
-        struct tls_material tls;
-        err = (struct errbuf) { { 0 } };
-        int r = tls_load(o->tls_cert, o->tls_key, o->state_dir, node_name, &tls, &err);
-        if (r >= 0) {
-                r = http_set_certificate(http, tls.cert_pem, tls.key_pem, &err);
-                if (r >= 0)
-                        log_info("reload: certificate %s in force for new connections", tls.cert_path);
-                tls_release(&tls);
-        }
-        if (r < 0)
-                log_error("reload: the certificate in force stays: %s", err.msg);
+        if (!o->plain_http)
+                reload_certificate(o, http, node_name, true);
 }
 
 /* --initial-config: an installer's config becomes generation 1, on the
@@ -258,6 +271,9 @@ static int run(int argc, char **argv)
                 }
                 if (tls.created)
                         log_info("made a self-signed certificate in %s", tls.cert_path);
+                if (tls.renewed)
+                        log_warning("the self-made certificate %s was near its end and was made anew (same key)",
+                                    tls.cert_path);
         }
         _cleanup_free_ char *client_ca = NULL;
         if (o.client_ca) {
@@ -303,6 +319,7 @@ static int run(int argc, char **argv)
                 .per_client_limit = o.max_connections_per_client,
                 .idle_timeout_s = o.idle_timeout_s,
                 .request_timeout_s = o.request_timeout_s,
+                .header_timeout_s = o.header_timeout_s,
                 .dispatch = {
                         .app = &app,
                         .auth = &auth,
@@ -338,7 +355,15 @@ static int run(int argc, char **argv)
 
         int sig = 0;
         for (;;) {
-                sigwait(&stop, &sig);
+                /* Every few hours, a look at the self-made certificate:
+                 * tls_load renews it (same key) when its end is near. */
+                struct timespec every = { .tv_sec = 6 * 3600 };
+                sig = sigtimedwait(&stop, NULL, &every);
+                if (sig < 0) {
+                        if (!o.plain_http && !o.tls_cert)
+                                reload_certificate(&o, http, app.node_name, false);
+                        continue;
+                }
                 if (sig != SIGHUP)
                         break;
                 sd_notify(0, "RELOADING=1");

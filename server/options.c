@@ -96,10 +96,13 @@ static void usage(FILE *f)
               "  --plain-http             serve plain HTTP instead of HTTPS, on a loopback\n"
               "                           address only (for a local proxy that adds TLS)\n"
               "  --plain-http-remote      with --plain-http: allow any address as well\n"
-              "  --max-connections N      connections at once, in total (default 64)\n"
+              "  --max-connections N      connections at once, in total (default 256)\n"
               "  --max-connections-per-client N\n"
               "                           connections at once from one address (default 16)\n"
               "  --idle-timeout S         close a connection silent for S seconds (default 10)\n"
+              "  --header-timeout S       cut a connection whose request headers are not in\n"
+              "                           S seconds after it opened or after its previous\n"
+              "                           answer (default 10)\n"
               "  --request-timeout S      cut a request not complete, headers and body, S\n"
               "                           seconds after its connection opened or its previous\n"
               "                           answer (default 30)\n"
@@ -246,6 +249,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 OPT_MAX_PER_CLIENT,
                 OPT_IDLE_TIMEOUT,
                 OPT_REQUEST_TIMEOUT,
+                OPT_HEADER_TIMEOUT,
                 OPT_BOOT_ARGS,
                 OPT_RESTART_UNIT,
                 OPT_RETRIES,
@@ -279,6 +283,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 { "max-connections-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
                 { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
                 { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+                { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
                 { "boot-args", required_argument, NULL, OPT_BOOT_ARGS },
                 { "restart-unit", required_argument, NULL, OPT_RESTART_UNIT },
                 { "retries", required_argument, NULL, OPT_RETRIES },
@@ -297,10 +302,11 @@ int options_parse(int argc, char **argv, struct options *o)
                 .max_body = DEFAULT_MAX_BODY,
                 .history = 50,
                 .client_cert_role = ROLE_ADMIN,
-                .max_connections = 64,
+                .max_connections = 256,
                 .max_connections_per_client = 16,
                 .idle_timeout_s = 10,
                 .request_timeout_s = 30,
+                .header_timeout_s = 10,
                 .retries = 3,
                 .retry_delay_s = 2,
         };
@@ -440,6 +446,9 @@ int options_parse(int argc, char **argv, struct options *o)
                 case OPT_REQUEST_TIMEOUT:
                         r = parse_count("--request-timeout", optarg, 1, 3600, &o->request_timeout_s);
                         break;
+                case OPT_HEADER_TIMEOUT:
+                        r = parse_count("--header-timeout", optarg, 1, 3600, &o->header_timeout_s);
+                        break;
                 case OPT_BOOT_ARGS: {
                         struct bootargs_spec spec;
                         struct errbuf err = { { 0 } };
@@ -496,6 +505,9 @@ int options_parse(int argc, char **argv, struct options *o)
                 return fail("--plain-http on %s would send tokens in the clear over the network: listen on a "
                             "loopback address (127.0.0.1, ::1, localhost), or add --plain-http-remote",
                             o->listen_host);
+        if (o->header_timeout_s > o->request_timeout_s)
+                return fail("--header-timeout (%u s) is longer than --request-timeout (%u s)", o->header_timeout_s,
+                            o->request_timeout_s);
         if (o->max_connections_per_client > o->max_connections)
                 return fail("--max-connections-per-client (%u) is more than --max-connections (%u)",
                             o->max_connections_per_client, o->max_connections);

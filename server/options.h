@@ -36,6 +36,7 @@ struct options {
         unsigned max_connections_per_client;
         unsigned idle_timeout_s;
         unsigned request_timeout_s;
+        unsigned header_timeout_s;
         const char *boot_args;          /* --boot-args grubenv:FILE:VARIABLE */
         const char *restart_units[8];   /* --restart-unit UNIT… */
         size_t n_restart_units;

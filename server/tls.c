@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -23,6 +24,11 @@
 #define CERT_NAME "tls.crt"
 #define KEY_NAME "tls.key"
 #define PEM_MAX (64 * 1024)
+/* The self-signed certificate's life: within the 398 days browsers accept
+ * for server certificates, renewed (same key) when fewer than
+ * RENEW_BEFORE_DAYS are left, at start, on SIGHUP, and every few hours. */
+#define SELF_SIGNED_DAYS 397
+#define RENEW_BEFORE_DAYS 30
 
 static const char *ssl_error(void)
 {
@@ -127,11 +133,18 @@ static char *bio_to_string(BIO *b)
         return strndup(data, (size_t) n);
 }
 
-/* Makes a key and a self-signed certificate, as PEM strings. */
-static int generate(const char *host_name, char **ret_cert, char **ret_key, struct errbuf *err)
+/* Makes a self-signed certificate, as PEM strings, for a new key, or for
+ * the key in key_pem (a renewal keeps the key). */
+static int generate(const char *host_name, const char *key_pem, char **ret_cert, char **ret_key, struct errbuf *err)
 {
         int r = -EIO;
-        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        EVP_PKEY *k = NULL;
+        if (key_pem) {
+                BIO *in = BIO_new_mem_buf(key_pem, -1);
+                k = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+                BIO_free(in);
+        } else
+                k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
         X509 *x = X509_new();
         BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
         ASN1_INTEGER *serial = ASN1_INTEGER_new();
@@ -148,7 +161,7 @@ static int generate(const char *host_name, char **ret_cert, char **ret_key, stru
                 goto out;
         if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
             !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
-            !X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600) || !X509_set_pubkey(x, k))
+            !X509_gmtime_adj(X509_getm_notAfter(x), (long) SELF_SIGNED_DAYS * 24 * 3600) || !X509_set_pubkey(x, k))
                 goto out;
         X509_NAME *name = X509_get_subject_name(x);
         if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) host_name, -1, -1, 0) ||
@@ -211,6 +224,64 @@ static int write_new(const char *path, const char *data, mode_t mode, struct err
         return 0;
 }
 
+/* Whether cert_pem is a certificate this service made (self-signed,
+ * O=hugepaged) with fewer than RENEW_BEFORE_DAYS left. */
+static bool self_made_and_due(const char *cert_pem)
+{
+        BIO *b = BIO_new_mem_buf(cert_pem, -1);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        bool due = false;
+        if (x && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0) {
+                char org[64] = "";
+                X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, org, sizeof(org));
+                time_t soon = time(NULL) + (time_t) RENEW_BEFORE_DAYS * 24 * 3600;
+                due = strcmp(org, "hugepaged") == 0 && X509_cmp_time(X509_get0_notAfter(x), &soon) < 0;
+        }
+        X509_free(x);
+        BIO_free(b);
+        ERR_clear_error();
+        return due;
+}
+
+/* Replaces the self-made certificate by a new one for the same key: a new
+ * file renamed over the old, so that a crash leaves one or the other. */
+static int renew(const char *host_name, const char *cert_path, struct tls_material *t, struct errbuf *err)
+{
+        char *cert = NULL, *key = NULL;
+        int r = generate(host_name, t->key_pem, &cert, &key, err);
+        if (r < 0)
+                return r;
+        if (key) {
+                OPENSSL_cleanse(key, strlen(key));
+                free(key);
+        }
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.new", cert_path);
+        unlink(tmp);
+        r = write_new(tmp, cert, 0644, err);
+        if (r >= 0 && rename(tmp, cert_path) < 0)
+                r = errbuf_set(err, -errno, "cannot rename %s to %s: %s", tmp, cert_path, strerror(errno));
+        if (r < 0) {
+                unlink(tmp);
+                free(cert);
+                return r;
+        }
+        /* The rename is durable once the directory is. */
+        char dir[4200];
+        snprintf(dir, sizeof(dir), "%s", cert_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+                *slash = '\0';
+                _cleanup_close_ int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void) fsync(dfd);
+        }
+        free(t->cert_pem);
+        t->cert_pem = cert;
+        t->renewed = true;
+        return 0;
+}
+
 int tls_load(const char *cert_file, const char *key_file, const char *state_dir, const char *host_name,
              struct tls_material *ret, struct errbuf *err)
 {
@@ -230,7 +301,7 @@ int tls_load(const char *cert_file, const char *key_file, const char *state_dir,
                                           "%s exists but %s does not: remove the other one to have both made anew",
                                           have_cert ? cert_path : key_path, have_cert ? key_path : cert_path);
                 if (!have_cert) {
-                        r = generate(host_name, &t.cert_pem, &t.key_pem, err);
+                        r = generate(host_name, NULL, &t.cert_pem, &t.key_pem, err);
                         if (r < 0)
                                 return r;
                         r = write_new(key_path, t.key_pem, 0600, err);
@@ -248,6 +319,13 @@ int tls_load(const char *cert_file, const char *key_file, const char *state_dir,
                 r = read_pem(cert_path, false, &t.cert_pem, err);
                 if (r >= 0)
                         r = read_pem(key_path, true, &t.key_pem, err);
+                if (r < 0) {
+                        tls_release(&t);
+                        return r;
+                }
+        }
+        if (!cert_file && !t.created && self_made_and_due(t.cert_pem)) {
+                r = renew(host_name, cert_path, &t, err);
                 if (r < 0) {
                         tls_release(&t);
                         return r;

@@ -305,4 +305,69 @@ check "an answer to another origin carries no Access-Control-Allow-Origin" "" \
         "$(hp_header Access-Control-Allow-Origin)"
 hp_stop
 
+# --- the self-made certificate renews itself -----------------------------------------------
+
+# A certificate the service made (self-signed, O=hugepaged) with 10 days
+# left, for the key in the state directory: the next start replaces it by
+# one of 397 days for the same key.
+R=$HP_WORK/renew
+mkdir -p "$R"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$R/tls.key" 2>/dev/null
+chmod 600 "$R/tls.key"
+openssl req -new -x509 -key "$R/tls.key" -days 10 -subj "/CN=localhost/O=hugepaged" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$R/tls.crt" 2>/dev/null
+key_before=$(openssl x509 -in "$R/tls.crt" -noout -pubkey | sha256sum)
+hp_start renew "$R" "${ROOTS[@]}" --token-file "$HP_WORK/tokens" || hp_bail "cannot go on"
+check_match "a self-made certificate with 10 days left is made anew at start" 'was near its end and was made anew' \
+        "$(cat "$HP_LOG")"
+days=$(( ($(date -d "$(openssl x509 -in "$R/tls.crt" -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400 ))
+check "... valid 397 days from now" 396 "$((days < 396 ? days : 396))"
+check "... and not more (testssl rates 825 days or less as fine)" 1 "$((days <= 397))"
+check "... for the same key" "$key_before" "$(openssl x509 -in "$R/tls.crt" -noout -pubkey | sha256sum)"
+hp_get -t "$ADMIN" /healthz
+check_ok_json "... and served (curl verifies it against the new file)"
+check "HTTPS answers carry Strict-Transport-Security" "max-age=31536000" "$(hp_header Strict-Transport-Security)"
+hp_stop
+# An operator's certificate (not O=hugepaged) near its end is left alone.
+openssl req -new -x509 -key "$R/tls.key" -days 10 -subj "/CN=localhost/O=ops" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$R/tls.crt" 2>/dev/null
+sum=$(sha256sum <"$R/tls.crt")
+hp_start renew2 "$R" "${ROOTS[@]}" --token-file "$HP_WORK/tokens" || hp_bail "cannot go on"
+check "a certificate the service did not make is never replaced" "$sum" "$(sha256sum <"$R/tls.crt")"
+hp_stop
+
+# --- slow clients are cut off ----------------------------------------------------------------
+
+hp_start slow "$HP_WORK/state" "${ROOTS[@]}" --token-file "$HP_WORK/tokens" --header-timeout 1 \
+        --request-timeout 3 --idle-timeout 10 || hp_bail "cannot go on"
+PORT=${HP_URL##*:}
+slow=$(timeout 30 python3 - "$PORT" "$HP_CACERT" "$ADMIN" <<'PY' 2>&1
+import socket, ssl, sys, time
+port, ca, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+def trickle(name, head, drip):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
+    t0 = time.time()
+    s.sendall(head)
+    try:
+        for _ in range(40):  # one byte every 0.25 s: never idle, never done
+            time.sleep(0.25)
+            s.sendall(drip)
+        print(name, "still open after 10 s")
+    except OSError:
+        print(name, "cut after %.1f s" % (time.time() - t0))
+    s.close()
+trickle("headers", b"GET /sizes HTTP/1.1\r\nHost: x\r\n", b"X")
+trickle("body", ("PUT /config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 100000\r\n\r\n{" % token).encode(), b" ")
+PY
+)
+echo "$slow" | sed 's/^/# /'
+check_match "headers trickled byte by byte: cut at the 1 s header timeout" 'headers cut after (1\.[0-9]|2\.[0-9])' "$slow"
+check_match "a body trickled byte by byte: cut at the 3 s request timeout" 'body cut after (3\.[0-9]|4\.[0-9])' "$slow"
+check_match "... and the cut is logged" 'cut off [0-9]+ slow connection' "$(cat "$HP_LOG")"
+hp_get -t "$ADMIN" /status
+check_ok_json "the service answers normally after the slow clients"
+hp_stop
+
 hp_finish
