@@ -2,7 +2,8 @@
 # Integration test against the running kernel's real /sys and /proc: grows
 # and shrinks the 2Mi pool (at most 64 pages, 128 MiB), globally and on
 # node0, lets a change with a confirm window revert at its deadline,
-# switches THP "enabled" to another word and back, and cross-checks with
+# switches THP "enabled" to another word and back, runs the boot path
+# (apply-saved, and apply-saved in safe mode), and cross-checks with
 # sysfs and hugeadm (package libhugetlbfs-bin). Every value it touches
 # is saved first and restored on exit, even on failure.
 #
@@ -177,6 +178,29 @@ if [[ -n "$SAVED_THP" ]]; then
 else
         skip "THP enabled" "no $THP on this kernel"
 fi
+
+# --- the boot path: apply-saved, and safe mode ----------------------------------------------
+
+hp_req -b '{"pools": {"2Mi": {"count": 48}}}' PUT /config
+check_ok_json "PUT 2Mi count 48 (confirmed at once)"
+hp_stop
+# As after a reboot: the pool is empty until the boot unit applies it.
+echo 0 >"$POOL/nr_hugepages"
+rc=0
+out=$("$HP_BIN" apply-saved --state-dir "$HP_WORK/state" --host-reserve 1Gi 2>&1) || rc=$?
+check "apply-saved on the real kernel: exit 0" 0 "$rc"
+check_match "... says what it applied" 'applied the saved config: generation [0-9]+, the kernel holds it' "$out"
+check "... sysfs nr_hugepages is 48 again" 48 "$(<"$POOL/nr_hugepages")"
+check_hugeadm "... hugeadm --pool-list shows Minimum 48" 48
+echo 0 >"$POOL/nr_hugepages"
+touch "$HP_WORK/state/safe-mode"
+rc=0
+out=$("$HP_BIN" apply-saved --state-dir "$HP_WORK/state" --host-reserve 1Gi 2>&1) || rc=$?
+check "apply-saved in safe mode: exit 0" 0 "$rc"
+check_match "... says it skips" 'safe mode .*: not applying the saved config' "$out"
+check "... and the pool stays empty" 0 "$(<"$POOL/nr_hugepages")"
+rm "$HP_WORK/state/safe-mode"
+hp_start real-again "$HP_WORK/state" --host-reserve 1Gi || hp_bail "cannot go on without a server"
 
 # --- back to 0 ---------------------------------------------------------------------------
 
