@@ -35,11 +35,46 @@ static const char *json_type_name(const json_t *j)
         return "something else";
 }
 
+/* The offset at which buf's arrays and objects nest deeper than
+ * CONFIG_MAX_DEPTH, or len when they never do. Brackets inside strings do
+ * not count. */
+static size_t too_deep_at(const char *buf, size_t len)
+{
+        unsigned depth = 0;
+        bool in_string = false;
+        for (size_t i = 0; i < len; i++) {
+                char c = buf[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"')
+                        in_string = true;
+                else if (c == '{' || c == '[') {
+                        if (++depth > CONFIG_MAX_DEPTH)
+                                return i;
+                } else if ((c == '}' || c == ']') && depth > 0)
+                        depth--;
+        }
+        return len;
+}
+
 int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *errors)
 {
         json_error_t e;
         if (len == 0)
                 return findings_add(errors, "", "invalid_json", "the body is empty; send a JSON object") ?: -EINVAL;
+        /* A config is at most four levels deep; anything much deeper is not
+         * one, and is refused before the parser spends a stack on it. */
+        size_t deep = too_deep_at(buf, len);
+        if (deep < len) {
+                _cleanup_free_ char *ptr = jsonscan_place_at(buf, len, deep);
+                return findings_add(errors, ptr ? ptr : "", "too_deep",
+                                    "arrays and objects nest deeper than %d levels at byte %zu", CONFIG_MAX_DEPTH,
+                                    deep)
+                               ?: -EINVAL;
+        }
         /* NUL bytes inside strings are let through here so that the parser
          * can name the field that holds one; raw NUL bytes in the text are
          * still refused by jansson. */

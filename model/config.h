@@ -22,6 +22,8 @@
 
 /* The largest body hugepaged parses; also the HTTP body limit's default. */
 #define CONFIG_MAX_BYTES (64 * 1024)
+/* Nesting of arrays and objects a config document may have (it needs 4). */
+#define CONFIG_MAX_DEPTH 16
 
 struct pool_node {
         unsigned node;

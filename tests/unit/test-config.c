@@ -460,6 +460,12 @@ static void test_json_errors(void **state)
         /* A key with a NUL or invalid UTF-8 has no name to give: the object
          * that holds it is named; a bad string value is named by its field. */
         check_error("{\"a\\u0000b\": 1}", "", "nul_byte");
+        /* Nesting: 16 levels are parsed (and refused for what they hold),
+         * 17 are not parsed at all. */
+        check_error("{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": [[[[[[[[[[[[1]]]]]]]]]]]]}}}}", "/pools/2Mi/nodes/0", "wrong_type");
+        check_error("{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": [[[[[[[[[[[[[1]]]]]]]]]]]]]}}}}",
+                    "/pools/2Mi/nodes/0/0/0/0/0/0/0/0/0/0/0/0/0", "too_deep");
+        check_error("{\"default_size\": \"[[[[[[[[[[[[[[[[[[[[\"}", "/default_size", "invalid_quantity");
         check_error("{\"pools\": {\"2Mi\\u0000\": {\"count\": 1}}}", "/pools", "nul_byte");
         check_error("{\"pools\": {\"2Mi\xff\": {\"count\": 1}}}", "/pools", "invalid_utf8");
         check_error("{\"pools\": {}, \"x\xc3\": 1}", "", "invalid_utf8");
