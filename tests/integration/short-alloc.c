@@ -5,7 +5,9 @@
  * $HP_SHORT_CAP instead, for the first $HP_SHORT_TIMES such writes, and
  * returns the full length: the kernel's own behaviour (KERNEL.md §1: a
  * short allocation is silent, only the read-back shows it). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
