@@ -83,6 +83,7 @@ struct http {
         bool reaper_running;
         atomic_bool stopping;
         atomic_ulong cut_count;
+        bool quiesced;
 };
 
 /* GnuTLS's certificate callback carries no pointer of ours: the one
@@ -840,6 +841,14 @@ int http_start(const struct http_config *cfg, struct http **ret, char *ret_bound
         return 0;
 }
 
+void http_quiesce(struct http *h)
+{
+        if (h && h->daemon && !h->quiesced) {
+                MHD_quiesce_daemon(h->daemon);
+                h->quiesced = true;
+        }
+}
+
 int http_listen_fd(const struct http *h)
 {
         return h->listen_fd;
@@ -850,7 +859,7 @@ void http_stop(struct http *h)
         if (!h)
                 return;
         if (h->daemon) {
-                MHD_quiesce_daemon(h->daemon);
+                http_quiesce(h);
                 MHD_stop_daemon(h->daemon);
         }
         /* MHD does not close a socket it was given; close it only after the

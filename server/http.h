@@ -57,5 +57,8 @@ int http_set_certificate(struct http *h, const char *cert_pem, const char *key_p
 /* The listening socket (bound, or inherited). */
 int http_listen_fd(const struct http *h);
 
+/* Stops accepting new connections; those open are still served. */
+void http_quiesce(struct http *h);
+
 /* Stops accepting, lets running handlers finish, frees everything. */
 void http_stop(struct http *h);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -22,6 +23,7 @@
 #include "notify.h"
 #include "openapi_blob.h"
 #include "options.h"
+#include "probe-cli.h"
 #include "tls.h"
 #include "version.h"
 
@@ -167,6 +169,8 @@ static int initial_config(struct app *app, const char *path)
 
 static int run(int argc, char **argv)
 {
+        if (argc > 1 && strcmp(argv[1], "probe") == 0)
+                return probe_cli_run(argc - 1, argv + 1);
         struct options o;
         int r = options_parse(argc, argv, &o);
         if (r != 0)
@@ -374,6 +378,20 @@ static int run(int argc, char **argv)
                   sig);
         notify_stop(notify);
         sd_notify(0, "STOPPING=1");
+        /* No new connections; a change in flight runs to its end (its
+         * records are in the journal before it answers), and its answer
+         * gets a moment to leave before the connections close. */
+        http_quiesce(http);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 80;
+        if (pthread_mutex_timedlock(&app.apply_lock, &until) == 0) {
+                pthread_mutex_unlock(&app.apply_lock);
+                struct timespec grace = { 0, 300 * 1000 * 1000 };
+                nanosleep(&grace, NULL);
+        } else
+                log_error("a change was still running after 80 s; stopping anyway (its journal records say how far it "
+                          "got, and the next start reverts it if it was not confirmed)");
 
         http_stop(http);
         auth_store_release(&auth);

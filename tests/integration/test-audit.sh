@@ -109,6 +109,17 @@ POST /config/confirm 127.0.0.1 - none 401 denied 1 4 hugepaged
 POST /config/confirm 127.0.0.1 ops token 200 accepted 1 5 hugepaged
 PUT /config 127.0.0.1 ops token 422 refused 1 5 hugepaged" \
         "$records"
+applies=$(python3 - "$JOURNAL" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    f = json.loads(line)
+    if f.get("MESSAGE_ID") == "f4d75f29d7a444f28f6ca69402c82480":
+        print(" ".join(f.get("HUGEPAGED_" + k, "?") for k in
+                       ("GENERATION", "SIZE", "NODE", "REQUESTED", "AFTER", "OUTCOME")))
+EOF
+)
+check "each write of the apply is a journal event with its fields" "1 2Mi all 8 8 ok" "$applies"
+check_match "the service's start is an event too" '"MESSAGE_ID": "8cb6d705e2f344eaa7b6c1d7b7c46bb2"' "$(cat "$JOURNAL")"
 check "reads and validations are not audited" "" "$(grep -E '^(GET|POST /validate) ' <<<"$records")"
 check "the journal's copy holds no token" "" "$(grep -e "$ADMIN" -e "$READER" "$JOURNAL")"
 check "... and neither does stderr" "" "$(grep -e "$ADMIN" -e "$READER" "$HP_LOG")"

@@ -32,7 +32,7 @@ hp_on_exit() {
 }
 
 # Attach to every thread of the service; wait until all are traced.
-strace -f -qq -o /dev/null -p "$HP_PID" -P "$HELD" -e trace=fdatasync -e inject=fdatasync:delay_enter=4000000:when=1 &
+strace -f -qq -o /dev/null -p "$HP_PID" -P "$HELD" -e trace=fdatasync -e inject=fdatasync:delay_enter=6000000:when=1 &
 TRACER=$!
 attached=no
 for _ in $(seq 100); do
@@ -112,6 +112,41 @@ hp_req -b '{"pools": {"2Mi": {"count": 700}}}' PUT /config
 check_ok_json "once it is done, the next PUT is accepted"
 check_json "... as generation 2" 'd["generation"]' 2
 
+# SIGTERM while a change is held: it runs to its end and answers, every
+# record of it is on disk, and then the service exits 0.
+strace -f -qq -o /dev/null -p "$HP_PID" -P "$HELD" -e trace=fdatasync -e inject=fdatasync:delay_enter=3000000:when=1 &
+TRACER=$!
+for _ in $(seq 100); do
+        untraced=$({ grep -l '^TracerPid:[[:space:]]*0$' /proc/"$HP_PID"/task/*/status 2>/dev/null || true; } | wc -l)
+        [[ "$untraced" == 0 ]] && break
+        sleep 0.05
+done
+size_before=$(stat -c %s "$HELD")
+curl -sS --max-time 30 --cacert "$HP_CACERT" -X PUT -H "Authorization: Bearer $HP_TOKEN" \
+        -H 'Content-Type: application/json' --data-binary '{"pools": {"2Mi": {"count": 800}}}' \
+        -o "$PUT_BODY" -w '%{http_code}\n%{content_type}\n' "$HP_URL/config" >"$HP_WORK/put.out" 2>&1 &
+PUT_PID=$!
+for _ in $(seq 100); do
+        [[ $(stat -c %s "$HELD") -gt $size_before ]] && break
+        sleep 0.05
+done
+kill -TERM "$HP_PID"
+rc=0
+wait "$PUT_PID" || rc=$?
+HP_STATUS=$(sed -n 1p "$HP_WORK/put.out") HP_CT=$(sed -n 2p "$HP_WORK/put.out")
+HP_BODY_FILE=$PUT_BODY HP_METHOD=PUT HP_PATH=/config HP_CURL_ERR=
+HP_BODY=$(<"$PUT_BODY")
+_hp_record PUT /config
+check_ok_json "SIGTERM during a change: the change finishes and answers 200"
+check_json "... as generation 3, the pool read back at 800" '[d["generation"], d["results"][0]["after"]]' '[3,800]'
+kill "$TRACER" 2>/dev/null || true
+wait "$TRACER" 2>/dev/null || true
+TRACER=
 hp_stop
-check "the service stops with status 0" 0 "$HP_STOP_STATUS"
+check "... then the service stops with status 0" 0 "$HP_STOP_STATUS"
+check "... the journal holds all of it: three records per generation, every line verified" "9 records verify" \
+        "$(hp_journal_verify "$HELD")"
+check "... and the kernel file holds it" 800 "$(<"$NR")"
+check_match "... the log says a change in flight finishes first" 'stopping on signal 15; a change in flight finishes first' \
+        "$(cat "$HP_LOG")"
 hp_finish
