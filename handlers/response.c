@@ -1,6 +1,8 @@
 /* See response.h. */
 #include "response.h"
 
+#include "../model/utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,6 +86,8 @@ int response_problem(struct response *r, unsigned status, const char *slug, cons
         va_start(ap, fmt);
         vsnprintf(detail, sizeof(detail), fmt, ap);
         va_end(ap);
+        /* A detail quotes the client's bytes, and may be cut mid-character. */
+        utf8_repair(detail);
 
         char type[96];
         snprintf(type, sizeof(type), "urn:hugepaged:problem:%s", slug);

@@ -65,6 +65,15 @@ int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *
         json_error_t e;
         if (len == 0)
                 return findings_add(errors, "", "invalid_json", "the body is empty; send a JSON object") ?: -EINVAL;
+        /* jansson lets a raw NUL through after a number ({"a": 0<NUL>}); a
+         * config never holds one. */
+        const char *nul = memchr(buf, '\0', len);
+        if (nul) {
+                _cleanup_free_ char *ptr = jsonscan_place_at(buf, (size_t) (nul - buf), (size_t) (nul - buf));
+                return findings_add(errors, ptr ? ptr : "", "nul_byte", "a NUL byte at byte %zu (write \\u0000 inside a string)",
+                                    (size_t) (nul - buf))
+                               ?: -EINVAL;
+        }
         /* A config is at most four levels deep; anything much deeper is not
          * one, and is refused before the parser spends a stack on it. */
         size_t deep = too_deep_at(buf, len);
@@ -75,9 +84,9 @@ int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *
                                     deep)
                                ?: -EINVAL;
         }
-        /* NUL bytes inside strings are let through here so that the parser
-         * can name the field that holds one; raw NUL bytes in the text are
-         * still refused by jansson. */
+        /* NUL escapes inside strings are let through here so that the
+         * parser can name the field that holds one; raw NUL bytes were
+         * refused above. */
         json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
         if (!doc) {
                 /* jansson gives a byte position; name the field where we can. */

@@ -1,6 +1,8 @@
 /* See finding.h. */
 #include "finding.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,9 @@ int findings_add(struct findings *f, const char *pointer, const char *code, cons
                 free(ptr);
                 return -ENOMEM;
         }
+        /* Messages quote the client's bytes and cut them by byte count. */
+        utf8_repair(msg);
+        utf8_repair(ptr);
         f->items[f->n++] = (struct finding) { .pointer = ptr, .code = code, .message = msg };
         return 0;
 }

@@ -495,6 +495,8 @@ void journal_unlock(struct journal *j)
 
 /* --- changes ------------------------------------------------------------------- */
 
+static int compact(struct journal *j, bool when_worth_it, struct errbuf *err);
+
 int journal_append(struct journal *j, struct journal_record *rec, struct errbuf *err)
 {
         rec->seq = j->next_seq;
@@ -528,7 +530,7 @@ int journal_append(struct journal *j, struct journal_record *rec, struct errbuf 
 
         /* Bound the file: a few records per generation are normal. */
         if (j->n > (size_t) j->keep * 8 + 64) {
-                r = journal_compact(j, err);
+                r = compact(j, true, err);
                 if (r < 0)
                         return 0; /* the record is safe; compaction can wait for the next append */
         }
@@ -567,7 +569,8 @@ static bool keep_generation(uint64_t gen, const uint64_t *keep, size_t n)
         return false;
 }
 
-int journal_compact(struct journal *j, struct errbuf *err)
+/* when_worth_it: only when a quarter of the records or more would go. */
+static int compact(struct journal *j, bool when_worth_it, struct errbuf *err)
 {
         struct journal_state st;
         journal_state(j, &st);
@@ -592,6 +595,31 @@ int journal_compact(struct journal *j, struct errbuf *err)
                         keep[n_keep++] = r->generation;
         }
 
+        /* Of a kept generation's "applied" records only the last counts
+         * (the state and the history read the last one): applying the same
+         * config again, or the boot path's apply, adds one each time. */
+        _cleanup_free_ bool *kept = calloc(j->n ? j->n : 1, sizeof(bool));
+        _cleanup_free_ uint64_t *applied_seen = calloc(n_keep ? n_keep : 1, sizeof(uint64_t));
+        if (!kept || !applied_seen)
+                return -ENOMEM;
+        size_t n_seen = 0, n_kept = 0;
+        for (size_t i = j->n; i-- > 0;) {
+                const struct journal_record *rec = &j->recs[i];
+                if (!keep_generation(rec->generation, keep, n_keep))
+                        continue;
+                if (rec->event == JOURNAL_APPLIED) {
+                        if (keep_generation(rec->generation, applied_seen, n_seen))
+                                continue;
+                        applied_seen[n_seen++] = rec->generation;
+                }
+                kept[i] = true;
+                n_kept++;
+        }
+        /* Rewriting the file is worth it only when it sheds a good part;
+         * otherwise the next appends try again. */
+        if (when_worth_it && j->n - n_kept < j->n / 4)
+                return 0;
+
         size_t total = 0;
         char **lines = calloc(j->n ? j->n : 1, sizeof(char *));
         if (!lines)
@@ -599,7 +627,7 @@ int journal_compact(struct journal *j, struct errbuf *err)
         int r = 0;
         for (size_t i = 0; i < j->n && r == 0; i++) {
                 const struct journal_record *rec = &j->recs[i];
-                if (!keep_generation(rec->generation, keep, n_keep))
+                if (!kept[i])
                         continue;
                 lines[i] = journal_encode(rec);
                 if (!lines[i])
@@ -633,13 +661,18 @@ int journal_compact(struct journal *j, struct errbuf *err)
         size_t w = 0;
         for (size_t i = 0; i < j->n; i++) {
                 struct journal_record *rec = &j->recs[i];
-                if (keep_generation(rec->generation, keep, n_keep))
+                if (kept[i])
                         j->recs[w++] = *rec;
                 else
                         journal_record_release(rec);
         }
         j->n = w;
         return remember_file(j);
+}
+
+int journal_compact(struct journal *j, struct errbuf *err)
+{
+        return compact(j, false, err);
 }
 
 /* --- reading --------------------------------------------------------------------- */

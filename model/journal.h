@@ -124,7 +124,10 @@ struct journal_file_id {
 void journal_file_id(const struct journal *j, struct journal_file_id *ret);
 int journal_peek(const struct journal *j, struct journal_file_id *ret);
 
-/* Rewrites the journal keeping the newest generations. Lock held. */
+/* Rewrites the journal keeping the newest generations, and of each only
+ * its last "applied" record. Lock held. Appends call it themselves when the
+ * journal has grown past a few records per kept generation and a
+ * compaction would shed a quarter of it. */
 int journal_compact(struct journal *j, struct errbuf *err);
 
 /* Replays the records. The state borrows from j until the next change. */

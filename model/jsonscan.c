@@ -168,8 +168,12 @@ static char *run(const char *buf, size_t len, enum mode mode, size_t offset)
                         /* A number, true, false or null. */
                         free(last_value);
                         last_value = value_path(&s);
-                        while (p < end && !strchr(",}] \t\r\n", *p))
+                        /* strchr() would match a NUL (the terminator): test it first. */
+                        const char *start = p;
+                        while (p < end && *p && !strchr(",}] \t\r\n", *p))
                                 p++;
+                        if (p == start)
+                                goto out; /* a byte no JSON token starts with */
                 }
         }
         if (mode == VALUE_AT) {

@@ -73,6 +73,16 @@ int auth_load(const char *path, struct auth *ret, struct errbuf *err)
                                        lineno);
                         break;
                 }
+                bool name_ok = true;
+                for (const char *c = name; c && *c; c++)
+                        name_ok &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                                    strchr("-._@:", *c) != NULL;
+                if (!name_ok) {
+                        /* Names go into logs, answers and the journal. */
+                        r = errbuf_set(err, -EINVAL, "%s:%u: a name may hold letters, digits and -._@: only", path,
+                                       lineno);
+                        break;
+                }
                 if (name && strlen(name) >= sizeof(a.tokens[0].name)) {
                         r = errbuf_set(err, -EINVAL, "%s:%u: the name is longer than %zu characters", path, lineno,
                                        sizeof(a.tokens[0].name) - 1);

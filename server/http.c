@@ -30,6 +30,7 @@
 
 #include "../handlers/response.h"
 #include "../model/cleanup.h"
+#include "../model/utf8.h"
 #include "log.h"
 
 #define THREADS 4
@@ -114,6 +115,8 @@ struct exchange {
         struct conn *conn;
 };
 
+/* libmicrohttpd's messages come with its own format strings. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
         (void) cls;
@@ -240,7 +243,10 @@ static void check_client_cert(struct MHD_Connection *c, struct conn *k)
             gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 || !dn.data)
                 k->cert_rejected = true;
         else
+        {
                 snprintf(k->cert_subject, sizeof(k->cert_subject), "%.*s", (int) dn.size, (const char *) dn.data);
+                utf8_repair(k->cert_subject); /* it is quoted in answers and the journal */
+        }
         gnutls_free(dn.data);
         gnutls_x509_crt_deinit(crt);
 }

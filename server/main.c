@@ -23,7 +23,6 @@
 #include "notify.h"
 #include "openapi_blob.h"
 #include "options.h"
-#include "probe-cli.h"
 #include "tls.h"
 #include "version.h"
 
@@ -169,8 +168,6 @@ static int initial_config(struct app *app, const char *path)
 
 static int run(int argc, char **argv)
 {
-        if (argc > 1 && strcmp(argv[1], "probe") == 0)
-                return probe_cli_run(argc - 1, argv + 1);
         struct options o;
         int r = options_parse(argc, argv, &o);
         if (r != 0)

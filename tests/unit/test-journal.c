@@ -1628,6 +1628,49 @@ static void test_compaction_keeps_confirmed(void **state)
         free(dir);
 }
 
+/* Applying the config in force again (an idempotent PUT, the boot path)
+ * adds an "applied" record each time; compaction keeps only the last one
+ * of a generation, so the journal stays bounded however often that is
+ * done, and the state read back is the same. */
+static void test_reapplies_stay_bounded(void **state)
+{
+        char *dir = path_in(*state, "state");
+        struct journal *j = open_ok(dir, 2);
+        add_accepted(j, 1, 0, 0);
+        add_applied(j, 1);
+        add_confirmed(j, 1);
+        size_t most = 0;
+        for (int i = 0; i < 1200; i++) {
+                add_applied(j, 1);
+                size_t n;
+                journal_records(j, &n);
+                most = n > most ? n : most;
+        }
+        /* The bound: compaction starts past keep * 8 + 64 = 80 records. */
+        if (most > 81)
+                fail_msg("the journal grew to %zu records over 1200 re-applies, expected at most 81", most);
+        struct stat st;
+        char *file = path_in(dir, "journal");
+        assert_int_equal(stat(file, &st), 0);
+        if (st.st_size > 64 * 1024)
+                fail_msg("the journal file is %lld bytes after 1200 re-applies, expected a few kB",
+                         (long long) st.st_size);
+        struct want_state want = { .max_generation = 1,
+                                   .generation = 1,
+                                   .config_gen = 1,
+                                   .confirmed_generation = 1,
+                                   .confirmed_config_gen = 1,
+                                   .applied_gen = 1 };
+        check_state(j, &want, "after 1200 re-applies");
+        journal_close(j);
+        /* And from the file, as the next start reads it. */
+        j = open_ok(dir, 2);
+        check_state(j, &want, "reopened after 1200 re-applies");
+        journal_close(j);
+        free(file);
+        free(dir);
+}
+
 /* Two handles on one directory, like the service and a console command. */
 static void test_two_handles(void **state)
 {
@@ -1844,6 +1887,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_unreadable_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_keeps_confirmed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reapplies_stay_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         };
