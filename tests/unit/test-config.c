@@ -472,10 +472,13 @@ static void test_json_errors(void **state)
         check_error("{\"transparent_hugepage\": {\"enabled\": \"\xc0\xafnever\"}}", "/transparent_hugepage/enabled",
                     "invalid_utf8");
         check_error("{\"pools\": {\"1Gi\": {\"nodes\": {\"0\": 1, \"1\\u0000\": 1}}}}", "/pools/1Gi/nodes", "nul_byte");
-        /* A raw NUL byte after the object. */
-        static const struct want nul = { "", "invalid_json" };
+        /* A raw NUL byte, anywhere: refused before parsing (jansson would
+         * take one right after a number). */
+        static const struct want nul = { "", "nul_byte" };
         check_errors_len("{}\0", 3, &nul, 1);
         check_errors_len("{\"pools\": {}}\0garbage", 21, &nul, 1);
+        static const struct want nul_in = { "/a", "nul_byte" };
+        check_errors_len("{\"a\": 0\0, \"a\": 1}", 18, &nul_in, 1);
 
         /* An object with surrounding white space is fine. */
         struct config c;
