@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../model/cleanup.h"
+#include "../model/holders.h"
 #include "kernel.h"
 
 struct change_ctx app_change_ctx(struct app *app)
@@ -101,9 +102,59 @@ int app_publish(struct app *app)
         app->snap = s;
         pthread_mutex_unlock(&app->state_lock);
         snapshot_release(&old);
+        /* A change may have started or ended a holder's mapping, or moved
+         * the pools under it: the next GET /status scans again. */
+        atomic_fetch_add(&app->publish_epoch, 1);
         if (app->on_publish)
                 app->on_publish(app, &st, app->on_publish_cls);
         return 0;
+}
+
+static int64_t monotonic_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct errbuf *err)
+{
+        struct holders_cache *c = &app->holders;
+        pthread_mutex_lock(&c->lock);
+        unsigned long epoch = atomic_load(&app->publish_epoch);
+        int64_t now = monotonic_ms();
+        bool fresh = c->scans > 0 && c->epoch == epoch && now - c->scanned_ms < HOLDERS_CACHE_MS;
+        if (!fresh) {
+                /* The epoch is read before the scan: a change published
+                 * while it runs makes the next reader scan again. */
+                struct holders h;
+                struct errbuf why = { { 0 } };
+                int r = holders_scan(&app->fs, s, NULL, &h, &why);
+                if (r == -ENOMEM) {
+                        pthread_mutex_unlock(&c->lock);
+                        return r;
+                }
+                json_t *j = r == 0 ? holders_to_json(&h) : NULL;
+                if (r == 0)
+                        holders_release(&h);
+                if (r == 0 && !j) {
+                        pthread_mutex_unlock(&c->lock);
+                        return -ENOMEM;
+                }
+                json_decref(c->json);
+                c->json = j;
+                snprintf(c->error, sizeof(c->error), "%s", r < 0 ? why.msg : "");
+                c->scanned_ms = now;
+                c->epoch = epoch;
+                c->scans++;
+        }
+        int r = 0;
+        if (c->json)
+                *ret = json_incref(c->json);
+        else
+                r = errbuf_set(err, -EIO, "%s", c->error);
+        pthread_mutex_unlock(&c->lock);
+        return r;
 }
 
 void app_snapshot(struct app *app, struct snapshot *ret)
@@ -149,6 +200,7 @@ int app_init(struct app *app, struct errbuf *err)
 {
         pthread_mutex_init(&app->state_lock, NULL);
         pthread_mutex_init(&app->apply_lock, NULL);
+        pthread_mutex_init(&app->holders.lock, NULL);
         pthread_mutex_lock(&app->apply_lock);
         int r = journal_lock(app->journal, err);
         if (r == 0) {
@@ -227,10 +279,14 @@ void app_release(struct app *app)
         if (!app)
                 return;
         app->stopping = true;
+        probe_slot_release(app);
         if (app->watcher_running)
                 pthread_join(app->watcher, NULL);
         app->watcher_running = false;
         snapshot_release(&app->snap);
+        json_decref(app->holders.json);
+        app->holders.json = NULL;
+        pthread_mutex_destroy(&app->holders.lock);
         pthread_mutex_destroy(&app->state_lock);
         pthread_mutex_destroy(&app->apply_lock);
 }

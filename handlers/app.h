@@ -31,6 +31,7 @@
 #include "response.h"
 
 struct app;
+struct probe_slot;
 
 /* How a change ended, as GET /metrics counts them. */
 enum app_outcome {
@@ -71,6 +72,22 @@ struct boot_state {
         char error[512];     /* why the last write failed, "" = it did not */
 };
 
+/* GET /status's list of the processes that hold hugetlb pages
+ * (model/holders.h). A scan costs some 10-30 ms per 1,000 processes, so
+ * its result is kept for HOLDERS_CACHE_MS and shared: a reader that finds
+ * it older, or older than the last change published (app_publish), scans
+ * again while the others wait for that result. */
+#define HOLDERS_CACHE_MS 1000
+
+struct holders_cache {
+        pthread_mutex_t lock; /* held for a scan */
+        json_t *json;         /* the last scan's report, or NULL */
+        char error[512];      /* why the last scan failed, "" = it did not */
+        int64_t scanned_ms;   /* CLOCK_MONOTONIC */
+        unsigned long epoch;  /* app->publish_epoch when the scan began */
+        unsigned long scans;  /* scans made; 0: none yet */
+};
+
 struct app {
         struct sysfs fs;
         uint64_t base_page_kb;
@@ -95,6 +112,9 @@ struct app {
         /* Changes since the process started, by outcome (GET /metrics). */
         atomic_ulong applies[_APP_OUTCOME_MAX];
 
+        struct holders_cache holders;
+        atomic_ulong publish_epoch; /* bumped by every app_publish */
+
         struct boot_state boot; /* under state_lock */
         struct safe_mode safe;  /* set before the server starts */
         char restart_note[512]; /* the last --restart-unit result, under state_lock */
@@ -104,6 +124,8 @@ struct app {
          * newly confirmed config and restarts units there. NULL: none. */
         void (*on_publish)(struct app *app, const struct journal_state *st, void *cls);
         void *on_publish_cls;
+
+        struct probe_slot *probe; /* the last POST /probe (handlers/probe.c) */
 };
 
 struct request {
@@ -132,6 +154,12 @@ struct change_ctx app_change_ctx(struct app *app);
  * held. */
 int app_publish(struct app *app);
 
+/* The hugetlb holders report (holders_to_json()), from the cache or a new
+ * scan of the procfs root; s (borrowed) helps when numa_maps cannot be
+ * read. Returns 0 with *ret a new reference, -ENOMEM, or another -errno
+ * with err when the process list cannot be read. */
+int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct errbuf *err);
+
 /* Copies what a read needs out of the snapshot (new references). */
 void app_snapshot(struct app *app, struct snapshot *ret);
 void snapshot_release(struct snapshot *s);
@@ -147,4 +175,8 @@ int handle_status(struct app *app, const struct request *req, struct response *r
 int handle_healthz(struct app *app, const struct request *req, struct response *ret);
 int handle_readyz(struct app *app, const struct request *req, struct response *ret);
 int handle_metrics(struct app *app, const struct request *req, struct response *ret);
+int handle_probe_start(struct app *app, const struct request *req, struct response *ret);
+int handle_probe_get(struct app *app, const struct request *req, struct response *ret);
+/* Cancels a running probe and waits for it; called by app_release. */
+void probe_slot_release(struct app *app);
 int handle_openapi(struct app *app, const struct request *req, struct response *ret);

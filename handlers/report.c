@@ -6,6 +6,7 @@
 
 #include "../model/cleanup.h"
 #include "../model/quantity.h"
+#include "../model/vmfit.h"
 #include "response.h"
 
 static json_int_t bytes_of_kb(uint64_t kb)
@@ -84,7 +85,8 @@ json_t *report_sizes(const struct sizes *s, const struct thp *t, const struct va
                         jint(si->resv), "surplus", jint(si->surplus), "persistent", jint(size_persistent(si)),
                         "overcommit", jint(si->overcommit), "limits", "max_pages",
                         jint(validate_max_pages(o, s->mem_total_kb, si->size_kb)), "nodes", per_node);
-                if (!j || json_array_append_new(sizes, j) < 0)
+                if (!j || json_array_append_new(sizes, j) < 0 ||
+                    json_object_set_new(j, "vm_capacity", vmfit_capacity_to_json(s, si, -1)) < 0)
                         return NULL;
                 for (size_t k = 0; k < s->n_nodes; k++) {
                         if (!s->nodes[k].has_hugepages)
@@ -94,7 +96,8 @@ json_t *report_sizes(const struct sizes *s, const struct thp *t, const struct va
                                               jint(sn->nr), "free", jint(sn->free), "surplus", jint(sn->surplus),
                                               "persistent", jint(size_node_persistent(sn)), "max_pages",
                                               jint(s->nodes[k].mem_total_kb / si->size_kb));
-                        if (!n || json_array_append_new(per_node, n) < 0)
+                        if (!n || json_array_append_new(per_node, n) < 0 ||
+                            json_object_set_new(n, "vm_capacity", vmfit_capacity_to_json(s, si, (int) k)) < 0)
                                 return NULL;
                 }
         }

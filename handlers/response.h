@@ -16,6 +16,7 @@ struct response {
         const char *allow;  /* "Allow" header for 405, static */
         bool authenticate;  /* add "WWW-Authenticate: Bearer" */
         char etag[32];      /* "ETag" when not empty */
+        char location[64];  /* "Location" when not empty */
         const char *cors_origin;  /* "Access-Control-Allow-Origin", borrowed; NULL: none */
         const char *cors_methods; /* a CORS preflight's allowed methods, static; NULL: not one */
         char *text;               /* a body that is not JSON (owned), sent instead of body */

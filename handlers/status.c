@@ -9,6 +9,7 @@
 #include "../model/config.h"
 #include "../model/kubelet.h"
 #include "../model/drift.h"
+#include "../model/floor.h"
 #include "../model/validate.h"
 #include "app.h"
 #include "kernel.h"
@@ -151,7 +152,11 @@ int handle_status(struct app *app, const struct request *req, struct response *r
                 if (r == 0) {
                         drift = drift_json(&d);
                         drift_release(&d);
-                        r = validate_config(&c, &k.sizes, &k.thp, &app->vopts, &v);
+                        /* Only the reboot items are wanted here: no
+                         * process scan for pages in use. */
+                        struct validate_opts o = app->vopts;
+                        o.shrink_in_use_is_error = false;
+                        r = validate_config(&c, &k.sizes, &k.thp, &o, &v);
                         if (r == 0) {
                                 reboot = findings_to_json(&v.reboot_required);
                                 validation_release(&v);
@@ -168,18 +173,28 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         json_t *boot = boot_json(app, confirmed_config, &k.sizes);
         json_t *kubelet = kubelet_json(app, last);
         json_t *kernel = report_sizes(&k.sizes, &k.thp, &app->vopts);
+        /* Who holds the pages; null when the process list cannot be read
+         * (a procfs root without it, or no permission). */
+        json_t *holders = NULL;
+        struct errbuf herr = { { 0 } };
+        r = app_holders(app, &k.sizes, &holders, &herr);
+        if (r < 0 && r != -ENOMEM)
+                holders = json_null();
+        json_t *floors = floors_to_json(app->vopts.floors);
         kernel_release(&k);
         pthread_mutex_lock(&app->state_lock);
         json_t *restart = app->restart_note[0] ? json_string(app->restart_note) : json_null();
         pthread_mutex_unlock(&app->state_lock);
         json_t *safe = json_pack("{s:b, s:o}", "active", app->safe.active, "source",
                                  app->safe.active ? json_string(app->safe.source) : json_null());
-        if (!boot || !kubelet || !kernel || !restart || !safe) {
+        if (!boot || !kubelet || !kernel || !restart || !safe || !holders || !floors) {
                 json_decref(boot);
                 json_decref(kubelet);
                 json_decref(kernel);
                 json_decref(restart);
                 json_decref(safe);
+                json_decref(holders);
+                json_decref(floors);
                 return -ENOMEM;
         }
         bool in_sync = json_array_size(drift) == 0;
@@ -188,9 +203,12 @@ int handle_status(struct app *app, const struct request *req, struct response *r
                                  "confirmed_generation", (json_int_t) confirmed, "desired", desired, "in_sync",
                                  in_sync, "drift", drift, "last_apply", last, "reboot_required", reboot,
                                  "pending_confirm", pending, "journal_recovery", note, "kernel", kernel);
-        if (body && (json_object_set_new(body, "safe_mode", safe) < 0 || json_object_set_new(body, "boot_args", boot) < 0 ||
+        if (body && (json_object_set_new(body, "safe_mode", safe) < 0 ||
+                     json_object_set_new(body, "boot_args", boot) < 0 ||
                      json_object_set_new(body, "kubelet", kubelet) < 0 ||
-                     json_object_set_new(body, "last_unit_restart", restart) < 0)) {
+                     json_object_set_new(body, "last_unit_restart", restart) < 0 ||
+                     json_object_set_new(body, "hugetlb_holders", holders) < 0 ||
+                     json_object_set_new(body, "floors", floors) < 0)) {
                 json_decref(body);
                 return -ENOMEM;
         }
@@ -199,6 +217,8 @@ int handle_status(struct app *app, const struct request *req, struct response *r
                 json_decref(boot);
                 json_decref(kubelet);
                 json_decref(restart);
+                json_decref(holders);
+                json_decref(floors);
         }
         return response_json(ret, 200, body);
 

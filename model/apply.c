@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "floor.h"
 #include "quantity.h"
 
 const char *apply_status_name(enum apply_status s)
@@ -110,6 +111,16 @@ static void apply_pool(const struct sysfs *fs, const struct sizes *now, struct a
                 return;
         }
 
+        if (it->requested < it->before) {
+                /* What no write can free now (see apply.h); a failed read
+                 * only leaves it unreported. */
+                struct inuse u;
+                struct errbuf ignored = { { 0 } };
+                if (inuse_read(fs, it->size_kb, it->node, &u, &ignored) == 0) {
+                        it->held = it->node >= 0 ? (u.nr > u.free ? u.nr - u.free : 0) : u.held;
+                        it->held_known = true;
+                }
+        }
         if (it->requested != it->before) {
                 int r = sysfs_write_u64(fs, nr_path, it->requested, &err);
                 if (r < 0) {
@@ -312,7 +323,9 @@ json_t *apply_result_to_json(const struct apply_result *a)
                                       (json_int_t) (it->requested), "before", (json_int_t) (it->before), "after", (json_int_t) (it->after),
                                       "total", (json_int_t) (it->total), "surplus", (json_int_t) (it->surplus), "written", it->written,
                                       "status", apply_status_name(it->status));
-                if (!j || (it->error[0] && json_object_set_new(j, "error", json_string(it->error)) < 0) ||
+                json_int_t held = it->held > INT64_MAX ? INT64_MAX : (json_int_t) it->held;
+                if (!j || (it->held_known && json_object_set_new(j, "held", json_integer(held)) < 0) ||
+                    (it->error[0] && json_object_set_new(j, "error", json_string(it->error)) < 0) ||
                     json_array_append_new(results, j) < 0)
                         return NULL;
         }

@@ -5,7 +5,20 @@
  * read back: the kernel may allocate fewer pages than asked without any
  * error (KERNEL.md §1).
  *
- * The default size is never written here: it can change only at boot. */
+ * The default size is never written here: it can change only at boot.
+ *
+ * Shrinking below the pages in use. Validation refuses a target below the
+ * pages the kernel cannot free (floor.h), but a VM may start between the
+ * validation and the write, and the revert and boot paths do not refuse it
+ * at all. So right before each shrink the pool's counters are read again
+ * (inuse_read()) and the pages held then are reported ("held"). The write
+ * is made all the same: the kernel frees every free page above the target
+ * and keeps the held ones as surplus, freed as their users let go
+ * (KERNEL.md §1), so writing frees more memory than not writing would, and
+ * the pool converges to the target by itself. Such an item is APPLY_IN_USE,
+ * with the surplus read back. Refusing instead would leave the free pages
+ * in the pool too, and would block an automatic revert behind a VM that
+ * started meanwhile. */
 #pragma once
 
 #include <stdbool.h>
@@ -36,6 +49,11 @@ struct apply_item {
         uint64_t total;   /* nr_hugepages read back (persistent + surplus) */
         uint64_t surplus; /* surplus_hugepages read back */
         bool written;     /* false when the pool already held the target */
+        /* Shrinks only: the pages the kernel could not free right before
+         * the write, read again then (globally in use or reserved; on a
+         * node, in use there). held_known is false when not read. */
+        uint64_t held;
+        bool held_known;
         enum apply_status status;
         char error[640];
 };
@@ -67,7 +85,7 @@ void apply_result_release(struct apply_result *r);
 
 /* The per-item results as the API and the journal show them:
  * {"complete", "results": [{pointer, size, node, requested, before, after,
- * total, surplus, written, status, error?}], "thp": [{pointer, requested,
+ * total, surplus, written, status, held?, error?}], "thp": [{pointer, requested,
  * before, after, status, error?}]}. New reference, or NULL on OOM. */
 json_t *apply_result_to_json(const struct apply_result *a);
 

@@ -1,8 +1,15 @@
 /* See quantity.h. The grammar is Kubernetes' (k8s.io/apimachinery
  * pkg/api/resource): digits with an optional fraction, then a binary suffix
  * (Ki Mi Gi Ti Pi Ei), a decimal suffix (n u m k M G T P E) or a decimal
- * exponent (e3, E6). The value is kept as an exact fraction in 128 bits so
- * that "0.5Gi" and "1.5Mi" are exact and anything beyond 64 bits is caught. */
+ * exponent with an optional sign (e3, E6, e+3, 2000e-3), after an optional
+ * leading '+', as parseQuantityString reads them. The value is kept as an
+ * exact fraction in 128 bits so that "0.5Gi" and "1.5Mi" are exact and
+ * anything beyond 64 bits is caught.
+ *
+ * Stricter than Kubernetes on purpose: a minus sign is refused (no size is
+ * negative; Kubernetes parses "-8Gi" and KubeVirt refuses it later), a
+ * quantity needs at least one digit (Kubernetes reads ".", "Ki" and "E" as
+ * 0), and only whole bytes are accepted (Kubernetes rounds "1.5" up). */
 #include "quantity.h"
 
 #include <errno.h>
@@ -35,6 +42,9 @@ int quantity_parse(const char *s, uint64_t *ret_bytes)
 {
         if (!s || !*s || strlen(s) > 64)
                 return -EINVAL;
+        /* A leading '+' is Kubernetes' too; a second sign is not. */
+        if (*s == '+')
+                s++;
 
         /* The number is kept as num / den. Leading zeros and the zeros that
          * end a fraction carry no value and are skipped; up to 30
@@ -87,16 +97,32 @@ int quantity_parse(const char *s, uint64_t *ret_bytes)
         };
 
         int r;
-        if ((*p == 'e' || *p == 'E') && p[1] >= '0' && p[1] <= '9') {
-                /* Decimal exponent, e.g. "2e6". */
+        bool exp_sign = (*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-');
+        if ((*p == 'e' || *p == 'E') && p[exp_sign ? 2 : 1] >= '0' && p[exp_sign ? 2 : 1] <= '9') {
+                /* Decimal exponent, e.g. "2e6", "1e+3", "2000e-3". */
+                bool negative = exp_sign && p[1] == '-';
                 unsigned e = 0;
-                for (p++; *p; p++) {
-                        if (*p < '0' || *p > '9' || (e = e * 10 + (unsigned) (*p - '0')) > 30)
-                                return *p < '0' || *p > '9' ? -EINVAL : -ERANGE;
+                for (p += exp_sign ? 2 : 1; *p; p++) {
+                        if (*p < '0' || *p > '9')
+                                return -EINVAL;
+                        if ((e = e * 10 + (unsigned) (*p - '0')) > 60)
+                                e = 61; /* keep reading: a later non-digit is still garbage */
                 }
-                r = mul_checked(&num, pow10_u128(e));
-                if (r < 0)
-                        return r;
+                if (!negative && num != 0) {
+                        if (e > 30)
+                                return -ERANGE;
+                        r = mul_checked(&num, pow10_u128(e));
+                        if (r < 0)
+                                return r;
+                } else if (negative) {
+                        /* Dividing by 10^e is exact only while num ends in
+                         * zeros; the first non-zero digit cut off means a
+                         * fraction of a byte. */
+                        for (; e > 0 && num != 0 && num % 10 == 0; e--)
+                                num /= 10;
+                        if (e > 0 && num != 0)
+                                return -EDOM;
+                }
         } else {
                 size_t i;
                 for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)

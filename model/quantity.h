@@ -10,9 +10,12 @@
 /* The longest canonical form: 20 digits and a two-letter suffix. */
 #define QUANTITY_MAX 24
 
-/* Parses s. Returns 0, -EINVAL when s is not a quantity (empty, sign,
- * spaces, unknown suffix, more than one dot), -EDOM when it is not a whole
- * number of bytes ("0.001Ki", "1m"), -ERANGE when it does not fit 64 bits. */
+/* Parses s, in Kubernetes' grammar: an optional '+', digits with an
+ * optional fraction, then a binary or decimal suffix or a signed decimal
+ * exponent ("+2Mi", "8E+9", "2000e-3"). Returns 0, -EINVAL when s is not a
+ * quantity (empty, no digit, a minus sign, spaces, unknown suffix, more
+ * than one dot), -EDOM when it is not a whole number of bytes ("0.001Ki",
+ * "1m", "1e-3"), -ERANGE when it does not fit 64 bits. */
 int quantity_parse(const char *s, uint64_t *ret_bytes);
 
 /* Writes the canonical form: the largest binary suffix that divides bytes

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "floor.h"
 #include "quantity.h"
 
 static uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -324,7 +325,9 @@ static int check_memory(const struct config *c, const struct sizes *s, const str
                         if (r < 0)
                                 goto out;
                 }
-                if (plan.target < held) {
+                /* With the error on, floor.c's inuse_check() says it,
+                 * with the holders. */
+                if (plan.target < held && !o->shrink_in_use_is_error) {
                         r = findings_add(&v->warnings, ptr, "shrink_in_use",
                                          "%" PRIu64 " %s pages are in use or reserved; shrinking to %" PRIu64
                                          " leaves them as surplus until their users release them",
@@ -465,6 +468,10 @@ int validate_config(const struct config *c, const struct sizes *s, const struct 
         r = check_pool_form(c, s, &v);
         if (r >= 0)
                 r = check_memory(c, s, o, &v);
+        if (r >= 0)
+                r = floor_check(o->floors, c, s, &v.errors);
+        if (r >= 0 && o->shrink_in_use_is_error)
+                r = o->fs ? inuse_check_fs(o->fs, c, s, &v.errors) : inuse_check(c, s, NULL, &v.errors);
         if (r >= 0)
                 r = check_thp(c, t, &v);
         if (r >= 0)

@@ -16,11 +16,28 @@
 #include "sizes.h"
 #include "thp.h"
 
+struct floors;
+struct sysfs;
+
 /* What must stay for the host: the larger of reserve_kb and
- * reserve_percent of MemTotal. The service's default is 1 GiB and 10 %. */
+ * reserve_percent of MemTotal. The service's default is 1 GiB and 10 %.
+ *
+ * How low a pool may go (floor.h): below the floors other components keep
+ * (floors, NULL for none) is always an error, "below_floor". Below the
+ * pages the kernel cannot free (in use or reserved) is an error,
+ * "below_in_use", with shrink_in_use_is_error, naming the processes that
+ * hold them when fs is given (a scan of its procfs root, only when a pool
+ * is below them); without it, a warning, "shrink_in_use". The service turns
+ * the error on for the changes an operator asks for (PUT, rollback,
+ * POST /validate); the console's boot and recovery paths leave it off, so
+ * that a VM started meanwhile never blocks them. The pointers are
+ * borrowed. */
 struct validate_opts {
         uint64_t reserve_kb;
         unsigned reserve_percent;
+        const struct floors *floors;
+        const struct sysfs *fs;
+        bool shrink_in_use_is_error;
 };
 
 struct node_memory {

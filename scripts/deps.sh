@@ -3,7 +3,8 @@
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh --test   also the test tools (cmocka, curl, hugeadm,
 #                            Node.js for the contract checker and its npm
-#                            packages, pinned by tests/contract/package-lock.json)
+#                            packages, pinned by tests/contract/package-lock.json
+#                            and deploy/examples/package-lock.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +38,6 @@ fi
 
 if [ $want_test -eq 1 ]; then
         (cd tests/contract && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        (cd deploy/examples && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 echo "deps: ready"

@@ -461,6 +461,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct response *r, bool 
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hugepaged\"");
         if (r->etag[0])
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+        if (r->location[0])
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
         if (r->cors_origin) {
                 MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
                 if (r->cors_methods) {
@@ -469,7 +471,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct response *r, bool 
                                                 "Authorization, Content-Type, If-Match, Accept");
                         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
                 } else
-                        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, WWW-Authenticate");
+                        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Location, WWW-Authenticate");
         }
         /* Whether CORS headers are sent depends on Origin, so caches must
          * keep answers apart by it, even when none were sent. */

@@ -15,6 +15,7 @@
 #include "../handlers/kernel.h"
 #include "../model/cleanup.h"
 #include "../model/config.h"
+#include "../model/floor.h"
 #include "auth.h"
 #include "console.h"
 #include "http.h"
@@ -23,6 +24,7 @@
 #include "notify.h"
 #include "openapi_blob.h"
 #include "options.h"
+#include "probe-cli.h"
 #include "tls.h"
 #include "version.h"
 
@@ -168,6 +170,8 @@ static int initial_config(struct app *app, const char *path)
 
 static int run(int argc, char **argv)
 {
+        if (argc > 1 && strcmp(argv[1], "probe") == 0)
+                return probe_cli_run(argc - 1, argv + 1);
         struct options o;
         int r = options_parse(argc, argv, &o);
         if (r != 0)
@@ -207,6 +211,23 @@ static int run(int argc, char **argv)
                           o.sysfs_root);
                 return EXIT_FAILURE;
         }
+        /* The changes an operator asks for may not shrink a pool below the
+         * pages in use (naming their holders) nor below the floors other
+         * components keep; the boot and console paths keep the warning
+         * (model/validate.h). */
+        static struct floors floors;
+        if (o.floor_file) {
+                r = floors_load(o.floor_file, &floors, &err);
+                if (r < 0) {
+                        log_error("--floor-file: %s", err.msg);
+                        return EXIT_FAILURE;
+                }
+                log_info("loaded %zu floor%s from %s", floors.n, floors.n == 1 ? "" : "s", o.floor_file);
+                app.vopts.floors = &floors;
+        }
+        app.vopts.fs = &app.fs;
+        app.vopts.shrink_in_use_is_error = true;
+
         struct kernel k;
         r = kernel_read(&app, &k, &err);
         if (r < 0)
@@ -216,6 +237,8 @@ static int run(int argc, char **argv)
                 log_info("found %zu hugepage size%s and %zu NUMA node%s under %s", k.sizes.n_sizes,
                          k.sizes.n_sizes == 1 ? "" : "s", k.sizes.n_nodes, k.sizes.n_nodes == 1 ? "" : "s",
                          o.sysfs_root);
+                if (floors_verify(&floors, &k.sizes, &err) < 0)
+                        log_warning("--floor-file: %s", err.msg);
                 kernel_release(&k);
         }
 
@@ -397,6 +420,7 @@ static int run(int argc, char **argv)
         app_release(&app);
         journal_close(app.journal);
         sysfs_release(&app.fs);
+        floors_release(&floors);
         return EXIT_SUCCESS;
 }
 

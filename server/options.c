@@ -69,6 +69,10 @@ static void usage(FILE *f)
               "  --initial-config FILE    a config (from an installer) that becomes\n"
               "                           generation 1 on the first start only\n"
               "  --to GEN                 for rollback: the generation to bring back\n"
+              "  --floor-file FILE        pages other components keep for themselves, one\n"
+              "                           \"SIZE PAGES OWNER\" per line (e.g. \"2Mi 1024\n"
+              "                           longhorn-v2\"); the service refuses a config that\n"
+              "                           sets a pool below them (below_floor)\n"
               "\n"
               "Node integration:\n"
               "  --boot-args grubenv:FILE:VARIABLE\n"
@@ -254,6 +258,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 OPT_RESTART_UNIT,
                 OPT_RETRIES,
                 OPT_RETRY_DELAY,
+                OPT_FLOOR_FILE,
         };
         static const struct option longopts[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -288,6 +293,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 { "restart-unit", required_argument, NULL, OPT_RESTART_UNIT },
                 { "retries", required_argument, NULL, OPT_RETRIES },
                 { "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+                { "floor-file", required_argument, NULL, OPT_FLOOR_FILE },
                 {},
         };
 
@@ -474,6 +480,11 @@ int options_parse(int argc, char **argv, struct options *o)
                         break;
                 case OPT_RETRY_DELAY:
                         r = parse_count("--retry-delay", optarg, 0, 600, &o->retry_delay_s);
+                        break;
+                case OPT_FLOOR_FILE:
+                        if (!*optarg)
+                                r = fail("--floor-file: the file name is empty");
+                        o->floor_file = optarg;
                         break;
                 case 'h':
                         usage(stdout);

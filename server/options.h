@@ -41,6 +41,7 @@ struct options {
         const char *restart_units[8];   /* --restart-unit UNIT… */
         size_t n_restart_units;
         unsigned retries;               /* apply-saved: tries when the kernel gives fewer pages */
+        const char *floor_file;         /* --floor-file FILE: pages other components keep */
         unsigned retry_delay_s;
 };
 

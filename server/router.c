@@ -16,6 +16,8 @@ static const struct route routes[] = {
         { "/readyz", "GET", handle_readyz, ACCESS_OPEN, false },
         { "/openapi.json", "GET", handle_openapi, ACCESS_OPEN, false },
         { "/metrics", "GET", handle_metrics, ACCESS_READ, false, "text/plain" },
+        { "/probe", "POST", handle_probe_start, ACCESS_ADMIN, true, NULL },
+        { "/probe/{id}", "GET", handle_probe_get, ACCESS_READ, false, NULL },
 };
 
 /* The Allow header of each path. */
@@ -34,11 +36,25 @@ static const struct {
         { "/readyz", "GET, HEAD, OPTIONS" },
         { "/openapi.json", "GET, HEAD, OPTIONS" },
         { "/metrics", "GET, HEAD, OPTIONS" },
+        { "/probe", "POST, OPTIONS" },
+        { "/probe/{id}", "GET, HEAD, OPTIONS" },
 };
+
+/* The table's name for path: itself, or "/probe/{id}" for "/probe/" and a
+ * number (the one path with a parameter). */
+static const char *table_path(const char *path)
+{
+        static const char prefix[] = "/probe/";
+        size_t n = strlen(prefix), digits = strspn(path + (strncmp(path, prefix, n) == 0 ? n : 0), "0123456789");
+        if (strncmp(path, prefix, n) == 0 && digits > 0 && digits <= 19 && path[n + digits] == '\0' && path[n] != '0')
+                return "/probe/{id}";
+        return path;
+}
 
 enum router_match router_find(const char *method, const char *path, const struct route **ret_route,
                               const char **ret_allow)
 {
+        path = table_path(path);
         const char *allow = NULL;
         for (size_t i = 0; i < sizeof(allows) / sizeof(allows[0]); i++)
                 if (strcmp(allows[i].path, path) == 0)

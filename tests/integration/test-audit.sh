@@ -72,7 +72,7 @@ export JOURNAL_STREAM=0:0
 hp_start main "$HP_WORK/state" "${ROOTS[@]}" --token-file "$HP_WORK/tokens" || hp_bail "cannot go on"
 unset JOURNAL_STREAM
 
-hp_req -t "$ADMIN" -b '{"pools": {"2Mi": {"count": 8}}}' PUT "/config?confirm_within=60"
+hp_req -t "$ADMIN" -b '{"pools": {"2Mi": {"count": 32}}}' PUT "/config?confirm_within=60"
 check_ok_json "an admin's PUT with a confirm window"
 hp_req -t "$READER" -b '{"pools": {}}' PUT /config
 check_problem 403 "a reader's PUT is refused"
@@ -118,7 +118,7 @@ for line in open(sys.argv[1]):
                        ("GENERATION", "SIZE", "NODE", "REQUESTED", "AFTER", "OUTCOME")))
 EOF
 )
-check "each write of the apply is a journal event with its fields" "1 2Mi all 8 8 ok" "$applies"
+check "each write of the apply is a journal event with its fields" "1 2Mi all 32 32 ok" "$applies"
 check_match "the service's start is an event too" '"MESSAGE_ID": "8cb6d705e2f344eaa7b6c1d7b7c46bb2"' "$(cat "$JOURNAL")"
 check "reads and validations are not audited" "" "$(grep -E '^(GET|POST /validate) ' <<<"$records")"
 check "the journal's copy holds no token" "" "$(grep -e "$ADMIN" -e "$READER" "$JOURNAL")"

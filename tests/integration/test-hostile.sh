@@ -26,7 +26,7 @@ HP_TOKEN=$ADMIN
 
 # A known generation 1, so that the journal is not empty and If-Match has
 # something to name.
-hp_req -b '{"pools": {"2Mi": {"count": 16}}}' PUT /config
+hp_req -b '{"pools": {"2Mi": {"count": 32}}}' PUT /config
 check_ok_json "setup: generation 1 applied"
 
 # What must never change: every file of the fake kernel, and the journal.

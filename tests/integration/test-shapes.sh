@@ -34,7 +34,7 @@ check_json "arm64: default_size 2Mi, and only 2Mi is default" '[d["default_size"
         '["2Mi",[false,true,false,false]]'
 check_json "arm64: 2Mi holds 64 pages, all on node0" \
         '[d["sizes"][1]["total"], d["sizes"][1]["persistent"], d["sizes"][1]["nodes"]]' \
-        '[64,64,[{"free":64,"max_pages":7930,"node":0,"persistent":64,"surplus":0,"total":64}]]'
+        '[64,64,[{"free":64,"max_pages":7930,"node":0,"persistent":64,"surplus":0,"total":64,"vm_capacity":{"available_pages":64,"max_vm_bytes":134217728,"max_vm_memory":"128Mi"}}]]'
 check_json "arm64: one node, 16241872 kB" 'd["nodes"]' "[{\"hugepages\":true,\"memory_bytes\":$((16241872 * 1024)),\"node\":0}]"
 
 hp_req -b '{"pools": {"64Ki": {"count": 16}, "32Mi": {"count": 2}}}' POST /validate

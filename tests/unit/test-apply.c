@@ -221,6 +221,71 @@ static void test_shrink_below_in_use_leaves_surplus(void **state)
         assert_int_equal(it->total, 22);
         assert_int_equal(it->surplus, 22);
         assert_false(x.res.complete);
+        /* The pages held were read again right before the write. */
+        assert_true(it->held_known);
+        assert_int_equal(it->held, 22);
+        done(&x);
+}
+
+/* A VM that starts between validation and the write: the counters read
+ * right before the write show it, the write is made all the same (it frees
+ * every free page above the target), and the report says what the kernel
+ * kept. The grows after it still run. */
+static void test_shrink_recheck_at_write_time(void **state)
+{
+        (void) state;
+        struct ctx x;
+        setup_machine(&x, "x86-2node");
+        struct errbuf err;
+        if (sizes_read(&x.fs, 4, &x.s, &err) < 0 || thp_read(&x.fs, &x.t, &err) < 0)
+                fail_msg("cannot read the fixture: %s", err.msg);
+        /* Validated against 22 held (12 in use, 10 reserved): 100 is fine.
+         * Then a VM touches 200 pages. */
+        put_u64(G2M "free_hugepages", 300);
+        struct findings f = { 0 };
+        json_t *doc = NULL;
+        const char *json = "{\"pools\": {\"2Mi\": {\"count\": 100}, \"1Gi\": {\"count\": 3}}}";
+        assert_int_equal(config_load(json, strlen(json), &doc, &f), 0);
+        assert_int_equal(config_parse(doc, &x.c, &f), 0);
+        json_decref(doc);
+        assert_int_equal(apply_config(&x.fs, &x.c, &x.s, &x.t, &x.res), 0);
+        assert_int_equal(x.res.n_items, 2);
+        const struct apply_item *it = &x.res.items[0];
+        assert_int_equal(it->size_kb, 2048);
+        assert_true(it->written);
+        assert_true(it->held_known);
+        assert_int_equal(it->held, 222); /* 212 in use + 10 reserved */
+        assert_int_equal(it->status, APPLY_IN_USE);
+        assert_int_equal(it->after, 100);
+        assert_int_equal(it->total, 222);
+        assert_int_equal(it->surplus, 122);
+        assert_int_equal(get_u64(G2M "nr_hugepages"), 222);
+        assert_int_equal(x.res.items[1].size_kb, 1048576);
+        assert_int_not_equal(x.res.items[1].status, APPLY_SKIPPED);
+        assert_false(x.res.items[1].held_known); /* a grow: nothing to re-check */
+
+        json_t *j = apply_result_to_json(&x.res);
+        assert_non_null(j);
+        json_t *r0 = json_array_get(json_object_get(j, "results"), 0);
+        assert_int_equal(json_integer_value(json_object_get(r0, "held")), 222);
+        assert_string_equal(json_string_value(json_object_get(r0, "status")), "in_use");
+        assert_null(json_object_get(json_array_get(json_object_get(j, "results"), 1), "held"));
+        json_decref(j);
+        done(&x);
+}
+
+/* Per node only the pages in use there count (reservations are global). */
+static void test_node_shrink_reports_held(void **state)
+{
+        (void) state;
+        struct ctx x;
+        setup_machine(&x, "x86-2node");
+        apply_json(&x, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 100}}}}");
+        assert_int_equal(x.res.n_items, 1);
+        const struct apply_item *it = &x.res.items[0];
+        assert_true(it->held_known);
+        assert_int_equal(it->held, 6); /* node0: 256 pages, 250 free */
+        assert_int_equal(it->after, 100);
         done(&x);
 }
 
@@ -346,6 +411,8 @@ int main(void)
                 cmocka_unit_test(test_grow),
                 cmocka_unit_test(test_partial_grow_is_reported),
                 cmocka_unit_test(test_shrink_below_in_use_leaves_surplus),
+                cmocka_unit_test(test_shrink_recheck_at_write_time),
+                cmocka_unit_test(test_node_shrink_reports_held),
                 cmocka_unit_test(test_order_shrink_first_then_largest),
                 cmocka_unit_test(test_failed_shrink_skips_grows),
                 cmocka_unit_test(test_unchanged_pool_is_not_written),

@@ -118,6 +118,37 @@ static void test_decimal_exponent(void **state)
         check_parse("2e", -EINVAL, 0);
         check_parse("2e6x", -EINVAL, 0);
         check_parse("2e6Mi", -EINVAL, 0);
+        /* A signed exponent, as Kubernetes reads it; a negative one must
+         * still leave whole bytes. */
+        check_parse("1e+3", 0, 1000);
+        check_parse("2000e-3", 0, 2);
+        check_parse("2.5e-0", -EDOM, 0);
+        check_parse("25e-1", -EDOM, 0);
+        check_parse("1e-3", -EDOM, 0);
+        check_parse("0e-40", 0, 0);
+        check_parse("0e40", 0, 0);
+        check_parse("100000000000000000000000000000e-28", 0, 10);
+        check_parse("2e-", -EINVAL, 0);
+        check_parse("2e+", -EINVAL, 0);
+        check_parse("2e+-3", -EINVAL, 0);
+        check_parse("2e3-", -EINVAL, 0);
+        check_parse("2e-3x", -EINVAL, 0);
+}
+
+/* A leading '+' is Kubernetes' (parseQuantityString); one sign only, and
+ * never a minus. */
+static void test_plus_sign(void **state)
+{
+        (void) state;
+        check_parse("+2Mi", 0, 2 * 1024 * 1024);
+        check_parse("+0", 0, 0);
+        check_parse("+.5Ki", 0, 512);
+        check_parse("+8E+9", 0, UINT64_C(8000000000));
+        check_parse("+", -EINVAL, 0);
+        check_parse("++2Mi", -EINVAL, 0);
+        check_parse("+ 2Mi", -EINVAL, 0);
+        check_parse("-2Mi", -EINVAL, 0);
+        check_parse("+Mi", -EINVAL, 0);
 }
 
 static void test_submultiples(void **state)
@@ -145,8 +176,8 @@ static void test_invalid(void **state)
 {
         (void) state;
         static const char *const bad[] = {
-                "",      "-2Mi", "+2Mi", " 2Mi", "2Mi ", "2 Mi", "2mi",  "2Mb",  "2MiB", "2KI",  "2K",
-                "1.2.3", ".",    "Mi",   "Ki",   "e6",   "2..0", "0x10", "2Mi2", "2\n",  "2Gii", "2ki",
+                "",      "-2Mi", "+-2Mi", " 2Mi", "2Mi ", "2 Mi", "2mi",  "2Mb",  "2MiB", "2KI",  "2K",
+                "1.2.3", ".",    "Mi",    "Ki",   "e6",   "2..0", "0x10", "2Mi2", "2\n",  "2Gii", "2ki",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 check_parse(bad[i], -EINVAL, 0);
@@ -230,9 +261,10 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_binary_suffixes), cmocka_unit_test(test_plain_and_decimal_suffixes),
                 cmocka_unit_test(test_fractions),       cmocka_unit_test(test_decimal_exponent),
-                cmocka_unit_test(test_submultiples),    cmocka_unit_test(test_not_whole_bytes),
-                cmocka_unit_test(test_invalid),         cmocka_unit_test(test_out_of_range),
-                cmocka_unit_test(test_format),          cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_plus_sign),       cmocka_unit_test(test_submultiples),
+                cmocka_unit_test(test_not_whole_bytes), cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_out_of_range),    cmocka_unit_test(test_format),
+                cmocka_unit_test(test_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../../model/config.h"
+#include "../../model/floor.h"
 #include "../../model/validate.h"
 #include "fixture.h"
 
@@ -261,6 +262,7 @@ static void test_default_size(void **state)
         done(&c);
 }
 
+/* With the error off (the console's boot and recovery paths): a warning. */
 static void test_shrink_in_use(void **state)
 {
         (void) state;
@@ -274,6 +276,99 @@ static void test_shrink_in_use(void **state)
         assert_int_equal(c.v.hugepages_kb, 22 * 2048 + 2 * 1048576);
         check(&c, "{\"pools\": {\"2Mi\": {\"count\": 22}}}", NULL);
         assert_int_equal(c.v.warnings.n, 0);
+        done(&c);
+}
+
+/* The service's choice (validate.h): below the pages in use is an error
+ * that says how many and by whom, and the warning above is not given. */
+static void holders_in_proc(const char *dir)
+{
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "cp -r %s/procfs-holders/proc/[0-9]* %s/proc/", FIXTURES, dir);
+        if (system(cmd) != 0)
+                fail_msg("%s failed", cmd);
+}
+
+static const struct finding *find(const struct findings *f, const char *pointer, const char *code)
+{
+        expect(f, pointer, code);
+        for (size_t i = 0; i < f->n; i++)
+                if (strcmp(f->items[i].pointer, pointer) == 0 && strcmp(f->items[i].code, code) == 0)
+                        return &f->items[i];
+        return NULL;
+}
+
+static void test_shrink_in_use_is_error(void **state)
+{
+        (void) state;
+        struct ctx c;
+        load_machine(&c, "x86-2node", holders_in_proc);
+        struct validate_opts o = default_opts;
+        o.shrink_in_use_is_error = true;
+
+        /* Without a procfs to scan: the counts, no holders. */
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 16}}}", &o);
+        assert_false(validation_ok(&c.v));
+        const struct finding *f = find(&c.v.errors, "/pools/2Mi/count", "below_in_use");
+        assert_non_null(strstr(f->message, "22 are in use or reserved (12 in use, 10 reserved)"));
+        for (size_t i = 0; i < c.v.warnings.n; i++)
+                assert_string_not_equal(c.v.warnings.items[i].code, "shrink_in_use");
+
+        /* With one: the holders are named, the largest first. */
+        o.fs = &c.fs;
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 16}}}", &o);
+        f = find(&c.v.errors, "/pools/2Mi/count", "below_in_use");
+        assert_non_null(strstr(f->message, "held by qemu-kvm (pid 4242, VM default/db-1, 6 pages)"));
+        assert_non_null(strstr(f->message, "reactor_0 (pid 777"));
+
+        /* Per node, only the pages in use there (6 on each node). */
+        check(&c, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 5, \"1\": 6}}}}", &o);
+        f = find(&c.v.errors, "/pools/2Mi/nodes/0", "below_in_use");
+        assert_non_null(strstr(f->message, "NUMA node 0"));
+        assert_non_null(strstr(f->message, "qemu-kvm (pid 4242, VM default/db-1, 4 pages)"));
+        for (size_t i = 0; i < c.v.errors.n; i++)
+                assert_string_not_equal(c.v.errors.items[i].pointer, "/pools/2Mi/nodes/1");
+        /* ... and the pool as a whole (11 < 22) too. */
+        expect(&c.v.errors, "/pools/2Mi/nodes", "below_in_use");
+
+        /* At the pages held, or above: valid, no finding about it. */
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 22}}}", &o);
+        assert_true(validation_ok(&c.v));
+        assert_int_equal(c.v.warnings.n, 0);
+        /* A pool the config does not name is not checked. */
+        check(&c, "{\"pools\": {\"1Gi\": {\"count\": 0}}}", &o);
+        assert_true(validation_ok(&c.v));
+        done(&c);
+}
+
+/* Floors (--floor-file) through the validation options. */
+static void test_floors(void **state)
+{
+        (void) state;
+        struct ctx c;
+        load_machine(&c, "x86-2node", NULL);
+        struct floors fl;
+        struct errbuf err;
+        const char *text = "2Mi 300 longhorn-v2\n2Mi 100 dpdk\n";
+        assert_int_equal(floors_parse(text, strlen(text), "floors.txt", &fl, &err), 0);
+        struct validate_opts o = default_opts;
+        o.floors = &fl;
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 399}}}", &o);
+        assert_false(validation_ok(&c.v));
+        const struct finding *f = find(&c.v.errors, "/pools/2Mi/count", "below_floor");
+        assert_non_null(
+                strstr(f->message, "400 pages kept for longhorn-v2 (300, floors.txt line 1) and dpdk"));
+        check(&c, "{\"pools\": {\"2Mi\": {\"count\": 400}}}", &o);
+        assert_true(validation_ok(&c.v));
+        /* Pools given by nodes: the listed nodes plus what the others hold. */
+        check(&c, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 100}}}}", &o);
+        expect(&c.v.errors, "/pools/2Mi/nodes", "below_floor");
+        check(&c, "{\"pools\": {\"2Mi\": {\"nodes\": {\"0\": 144}}}}", &o);
+        assert_true(validation_ok(&c.v));
+        /* Not naming the pool leaves it alone. */
+        check(&c, "{\"pools\": {\"1Gi\": {\"count\": 1}}}", &o);
+        assert_true(validation_ok(&c.v));
+        floors_release(&fl);
         done(&c);
 }
 
@@ -341,6 +436,8 @@ int main(void)
                 cmocka_unit_test(test_thp_unsupported),
                 cmocka_unit_test(test_default_size),
                 cmocka_unit_test(test_shrink_in_use),
+                cmocka_unit_test(test_shrink_in_use_is_error),
+                cmocka_unit_test(test_floors),
                 cmocka_unit_test(test_overcommit_warning),
                 cmocka_unit_test(test_empty_config),
                 cmocka_unit_test(test_arm64_gigantic),
