@@ -13,7 +13,7 @@
 #include "quantity.h"
 #include "sizes.h"
 
-static const char *json_type_name(const json_t *j)
+const char *config_type_name(const json_t *j)
 {
         switch (json_typeof(j)) {
         case JSON_OBJECT:
@@ -111,7 +111,7 @@ int config_load(const char *buf, size_t len, json_t **ret_doc, struct findings *
         }
         if (!json_is_object(doc)) {
                 int r = findings_add(errors, "", "wrong_type", "the config must be a JSON object, not %s",
-                                     json_type_name(doc));
+                                     config_type_name(doc));
                 json_decref(doc);
                 return r < 0 ? r : -EINVAL;
         }
@@ -136,7 +136,7 @@ static int parse_count(const json_t *v, const char *ptr, uint64_t *ret, struct f
         }
         if (!json_is_integer(v))
                 return findings_add(errors, ptr, "wrong_type", "a page count must be an integer, found %s",
-                                    json_type_name(v)) ?: -EINVAL;
+                                    config_type_name(v)) ?: -EINVAL;
         json_int_t n = json_integer_value(v);
         if (n < 0)
                 return findings_add(errors, ptr, "negative", "a page count cannot be negative, found %" JSON_INTEGER_FORMAT,
@@ -210,7 +210,7 @@ static int parse_pool(const char *key, const json_t *v, const char *ptr, struct 
         if (!json_is_object(v))
                 return findings_add(errors, ptr, "wrong_type",
                                     "a pool must be an object with \"count\" or \"nodes\", found %s",
-                                    json_type_name(v))
+                                    config_type_name(v))
                                ?: -EINVAL;
 
         const char *k;
@@ -226,7 +226,7 @@ static int parse_pool(const char *key, const json_t *v, const char *ptr, struct 
                         if (!json_is_object(m)) {
                                 r = findings_add(errors, mptr, "wrong_type",
                                                  "\"nodes\" must map NUMA node numbers to page counts, found %s",
-                                                 json_type_name(m)) ?: -EINVAL;
+                                                 config_type_name(m)) ?: -EINVAL;
                         } else {
                                 p.has_nodes = true;
                                 size_t n = json_object_size(m);
@@ -297,7 +297,7 @@ static int parse_pools(const json_t *pools, struct config *c, struct findings *e
 {
         if (!json_is_object(pools))
                 return findings_add(errors, "/pools", "wrong_type",
-                                    "\"pools\" must be an object keyed by page size, found %s", json_type_name(pools))
+                                    "\"pools\" must be an object keyed by page size, found %s", config_type_name(pools))
                                ?: -EINVAL;
         size_t n = json_object_size(pools);
         c->pools = calloc(n ? n : 1, sizeof(struct pool_cfg));
@@ -345,7 +345,7 @@ static int parse_thp(const json_t *thp, struct config *c, struct findings *error
 {
         if (!json_is_object(thp))
                 return findings_add(errors, "/transparent_hugepage", "wrong_type",
-                                    "\"transparent_hugepage\" must be an object, found %s", json_type_name(thp))
+                                    "\"transparent_hugepage\" must be an object, found %s", config_type_name(thp))
                                ?: -EINVAL;
         int result = 0;
         const char *k;
@@ -364,7 +364,7 @@ static int parse_thp(const json_t *thp, struct config *c, struct findings *error
                                          "unknown field \"%.64s\" (expected \"enabled\", \"defrag\" or \"shmem_enabled\")",
                                          k) ?: -EINVAL;
                 else if (!json_is_string(v))
-                        r = findings_add(errors, ptr, "wrong_type", "expected a string, found %s", json_type_name(v))
+                        r = findings_add(errors, ptr, "wrong_type", "expected a string, found %s", config_type_name(v))
                                     ?: -EINVAL;
                 else if (json_string_length(v) == 0 || json_string_length(v) >= THP_MAX_WORD ||
                          strlen(json_string_value(v)) != json_string_length(v))
@@ -387,7 +387,7 @@ int config_parse(const json_t *doc, struct config *ret, struct findings *errors)
 
         if (!json_is_object(doc))
                 return findings_add(errors, "", "wrong_type", "the config must be a JSON object, not %s",
-                                    json_type_name(doc)) ?: -EINVAL;
+                                    config_type_name(doc)) ?: -EINVAL;
 
         const char *k;
         json_t *v;
@@ -398,7 +398,7 @@ int config_parse(const json_t *doc, struct config *ret, struct findings *errors)
                         if (!json_is_string(v))
                                 r = findings_add(errors, "/default_size", "wrong_type",
                                                  "\"default_size\" must be a quantity string such as \"2Mi\", found %s",
-                                                 json_type_name(v)) ?: -EINVAL;
+                                                 config_type_name(v)) ?: -EINVAL;
                         else if (strlen(json_string_value(v)) != json_string_length(v))
                                 r = findings_add(errors, "/default_size", "invalid_quantity",
                                                  "the size holds a NUL byte") ?: -EINVAL;

@@ -69,3 +69,7 @@ void config_release(struct config *c);
 
 /* Finds the pool for size_kb, or NULL. */
 const struct pool_cfg *config_find_pool(const struct config *c, uint64_t size_kb);
+
+/* "an object", "a string", "a number with a fraction or exponent", …: the
+ * JSON type of j as findings name it. */
+const char *config_type_name(const json_t *j);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "config.h"
 #include "quantity.h"
 
 struct pool_state {
@@ -55,27 +56,6 @@ static json_int_t jint(uint64_t v)
         return v > (uint64_t) INT64_MAX ? INT64_MAX : (json_int_t) v;
 }
 
-static const char *json_type_name(const json_t *j)
-{
-        switch (json_typeof(j)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-                return "an integer";
-        case JSON_REAL:
-                return "a number with a fraction or exponent";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        case JSON_NULL:
-                return "null";
-        }
-        return "something else";
-}
 
 /* ---- the request ------------------------------------------------------ */
 
@@ -98,7 +78,7 @@ static int parse_quantity(const json_t *v, const char *ptr, const char *field, c
         if (!json_is_string(v))
                 return FAIL(errors, ptr, "wrong_type",
                             "\"%s\" must be a quantity string such as \"%s\", found %s", field, example,
-                            json_type_name(v));
+                            config_type_name(v));
         const char *text = json_string_value(v);
         if (strlen(text) != json_string_length(v))
                 return FAIL(errors, ptr, "invalid_quantity", "\"%s\" holds a NUL byte", field);
@@ -119,7 +99,7 @@ static int parse_node(const json_t *v, const char *ptr, unsigned *ret, struct fi
                             json_real_value(v));
         if (!json_is_integer(v))
                 return FAIL(errors, ptr, "wrong_type", "\"numa_node\" must be an integer, found %s",
-                            json_type_name(v));
+                            config_type_name(v));
         json_int_t n = json_integer_value(v);
         if (n < 0)
                 return FAIL(errors, ptr, "negative",
@@ -137,7 +117,7 @@ static int parse_name(const json_t *v, const char *ptr, struct findings *errors)
 {
         if (!json_is_string(v))
                 return FAIL(errors, ptr, "wrong_type", "\"name\" must be a string, found %s",
-                            json_type_name(v));
+                            config_type_name(v));
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
         if (n == 0 || n > VMFIT_MAX_NAME || strlen(s) != n)
@@ -162,7 +142,7 @@ static int parse_vm(const json_t *item, const char *ptr, struct vm_request *ret,
         if (!json_is_object(item))
                 return FAIL(errors, ptr, "wrong_type",
                             "a VM must be an object with \"name\", \"memory\" and \"page_size\", found %s",
-                            json_type_name(item));
+                            config_type_name(item));
         struct vm_request vm = { 0 };
         bool bad = false, has_name = false, has_memory = false, has_page_size = false;
         const char *k;
@@ -218,7 +198,7 @@ int vmfit_parse(const json_t *vms, struct vm_requests *ret, struct findings *err
 {
         if (!json_is_array(vms))
                 return FAIL(errors, "/vms", "wrong_type", "\"vms\" must be an array of VMs, found %s",
-                            json_type_name(vms));
+                            config_type_name(vms));
         size_t n = json_array_size(vms);
         if (n > VMFIT_MAX_VMS)
                 return FAIL(errors, "/vms", "too_many", "at most %d VMs per request, found %zu",
