@@ -12,8 +12,7 @@
 
 #include <cmocka.h>
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
+void fixture_sh(const char *fmt, ...)
 {
         char cmd[8192];
         va_list ap;
@@ -30,7 +29,7 @@ char *fixture_copy(const char *name)
         char tmpl[] = "/tmp/hugepaged-test-XXXXXX";
         char *dir = mkdtemp(tmpl);
         assert_non_null(dir);
-        sh("cp -a '%s/%s/.' '%s/'", FIXTURES, name, dir);
+        fixture_sh("cp -a '%s/%s/.' '%s/'", FIXTURES, name, dir);
         return strdup(dir);
 }
 
@@ -39,7 +38,7 @@ void fixture_remove(char *dir)
         if (!dir)
                 return;
         if (strncmp(dir, "/tmp/hugepaged-test-", 20) == 0)
-                sh("rm -rf '%s'", dir);
+                fixture_sh("rm -rf '%s'", dir);
         free(dir);
 }
 

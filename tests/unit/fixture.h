@@ -19,3 +19,6 @@ void fixture_put(const char *dir, const char *rel, const char *content);
 
 /* Reads dir/rel into a static buffer (newline kept). */
 const char *fixture_get(const char *dir, const char *rel);
+
+/* Runs a shell command built like printf; fails the test unless it exits 0. */
+void fixture_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

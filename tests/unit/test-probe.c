@@ -270,19 +270,6 @@ static void test_names(void **state)
 
 /* --- whole runs on a fake tree --------------------------------------------------- */
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-        char cmd[8192];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof(cmd), fmt, ap);
-        va_end(ap);
-        int rc = system(cmd);
-        if (rc != 0)
-                fail_msg("command failed (%d): %s", rc, cmd);
-}
-
 struct tree {
         char *dir;
         char state[1024];
@@ -295,7 +282,7 @@ static void tree_make(struct tree *t)
 {
         t->dir = fixture_copy("x86-2node");
         const char *d = t->dir;
-        sh("cd '%s/sys' && for p in kernel/mm/hugepages devices/system/node/node0/hugepages "
+        fixture_sh("cd '%s/sys' && for p in kernel/mm/hugepages devices/system/node/node0/hugepages "
            "devices/system/node/node1/hugepages; do cp -a $p/hugepages-2048kB $p/hugepages-8192kB; "
            "for s in 2048 1048576; do echo 0 > $p/hugepages-${s}kB/free_hugepages; done; done",
            d);
@@ -303,7 +290,7 @@ static void tree_make(struct tree *t)
         fixture_put(d, POOL8 "/free_hugepages", "3\n");
         fixture_put(d, POOL8 "/resv_hugepages", "1\n");
         fixture_put(d, POOL8 "/surplus_hugepages", "0\n");
-        sh("ln -s /proc/self '%s/proc/self'", d);
+        fixture_sh("ln -s /proc/self '%s/proc/self'", d);
         snprintf(t->state, sizeof(t->state), "%s/state", d);
         fixture_sysfs(d, &t->fs);
 }
