@@ -751,7 +751,7 @@ static int pool_grow(struct run *run, uint64_t size_kb, uint64_t pages, char *wh
         int r = pool_persistent(run->fs, e.dir, &e.before, &err);
         if (r < 0) {
                 snprintf(why, why_size, "%s", err.msg);
-                snprintf(pp->message, sizeof(pp->message), "%s", err.msg);
+                snprintf(pp->message, sizeof(pp->message), "%.190s", err.msg);
                 return r;
         }
         e.asked = e.before + pages;
@@ -764,7 +764,7 @@ static int pool_grow(struct run *run, uint64_t size_kb, uint64_t pages, char *wh
         if (r < 0) {
                 run->n_grown--;
                 snprintf(why, why_size, "the pool was not grown: %s", err.msg);
-                snprintf(pp->message, sizeof(pp->message), "not grown: %s", err.msg);
+                snprintf(pp->message, sizeof(pp->message), "not grown: %.170s", err.msg);
                 return r;
         }
         char rel[192];

@@ -32,6 +32,14 @@ echo "# $ROUNDS rounds, seed $SEED (HUGEPAGED_CRASH_SEED=$SEED repeats this run)
 
 FX=$HP_WORK/fx
 cp -r "$HP_REPO/tests/fixtures/x86-2node" "$FX"
+# A fake tree's free_hugepages does not follow a write of nr_hugepages as
+# the kernel's does, so after the 1Gi pool grows, a later smaller count
+# would look like a shrink below pages in use and be refused (422). This
+# test is about crashes: free 1Gi counts high enough that none is in use.
+for f in "$FX"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages \
+        "$FX"/sys/devices/system/node/node*/hugepages/hugepages-1048576kB/free_hugepages; do
+        echo 1000 >"$f"
+done
 ROOTS=(--sysfs-root "$FX/sys" --procfs-root "$FX/proc")
 H2M=$FX/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 NODE_1G=$FX/sys/devices/system/node/node%d/hugepages/hugepages-1048576kB/nr_hugepages # a printf format
