@@ -117,10 +117,10 @@ static int64_t monotonic_ms(void)
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct errbuf *err)
+/* Refreshes the cache if it is stale; c->lock held. */
+static int refresh(struct app *app, const struct sizes *s)
 {
         struct holders_cache *c = &app->holders;
-        pthread_mutex_lock(&c->lock);
         unsigned long epoch = atomic_load(&app->publish_epoch);
         int64_t now = monotonic_ms();
         bool fresh = c->scans > 0 && c->epoch == epoch && now - c->scanned_ms < HOLDERS_CACHE_MS;
@@ -130,25 +130,48 @@ int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct err
                 struct holders h;
                 struct errbuf why = { { 0 } };
                 int r = holders_scan(&app->fs, s, NULL, &h, &why);
-                if (r == -ENOMEM) {
-                        pthread_mutex_unlock(&c->lock);
+                if (r == -ENOMEM)
                         return r;
-                }
                 json_t *j = r == 0 ? holders_to_json(&h) : NULL;
                 if (r == 0)
                         holders_release(&h);
-                if (r == 0 && !j) {
-                        pthread_mutex_unlock(&c->lock);
+                if (r == 0 && !j)
                         return -ENOMEM;
-                }
+                struct errbuf ignore = { { 0 } };
+                struct kubelet_info k;
+                if (kubelet_find(&app->fs, &k, &ignore) < 0)
+                        k = (struct kubelet_info) { .found = false };
                 json_decref(c->json);
                 c->json = j;
+                c->kubelet = k;
                 snprintf(c->error, sizeof(c->error), "%s", r < 0 ? why.msg : "");
                 c->scanned_ms = now;
                 c->epoch = epoch;
                 c->scans++;
         }
-        int r = 0;
+        return 0;
+}
+
+void app_kubelet(struct app *app, const struct sizes *s, struct kubelet_info *ret)
+{
+        struct holders_cache *c = &app->holders;
+        pthread_mutex_lock(&c->lock);
+        if (refresh(app, s) < 0)
+                *ret = (struct kubelet_info) { .found = false };
+        else
+                *ret = c->kubelet;
+        pthread_mutex_unlock(&c->lock);
+}
+
+int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct errbuf *err)
+{
+        struct holders_cache *c = &app->holders;
+        pthread_mutex_lock(&c->lock);
+        int r = refresh(app, s);
+        if (r < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return r;
+        }
         if (c->json)
                 *ret = json_incref(c->json);
         else

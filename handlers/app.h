@@ -25,6 +25,7 @@
 
 #include "../model/change.h"
 #include "../model/journal.h"
+#include "../model/kubelet.h"
 #include "../model/safemode.h"
 #include "../model/sysfs.h"
 #include "../model/validate.h"
@@ -73,7 +74,9 @@ struct boot_state {
 };
 
 /* GET /status's list of the processes that hold hugetlb pages
- * (model/holders.h). A scan costs some 10-30 ms per 1,000 processes, so
+ * (model/holders.h), and the process that runs kubelet (model/kubelet.h):
+ * both walk the process list, which costs some 10-30 ms per 1,000
+ * processes, so they are refreshed together and
  * its result is kept for HOLDERS_CACHE_MS and shared: a reader that finds
  * it older, or older than the last change published (app_publish), scans
  * again while the others wait for that result. */
@@ -83,6 +86,7 @@ struct holders_cache {
         pthread_mutex_t lock; /* held for a scan */
         json_t *json;         /* the last scan's report, or NULL */
         char error[512];      /* why the last scan failed, "" = it did not */
+        struct kubelet_info kubelet; /* found = false when none runs, or it could not be looked up */
         int64_t scanned_ms;   /* CLOCK_MONOTONIC */
         unsigned long epoch;  /* app->publish_epoch when the scan began */
         unsigned long scans;  /* scans made; 0: none yet */
@@ -159,6 +163,9 @@ int app_publish(struct app *app);
  * read. Returns 0 with *ret a new reference, -ENOMEM, or another -errno
  * with err when the process list cannot be read. */
 int app_holders(struct app *app, const struct sizes *s, json_t **ret, struct errbuf *err);
+
+/* The kubelet process found by the same refresh (fresh as app_holders). */
+void app_kubelet(struct app *app, const struct sizes *s, struct kubelet_info *ret);
 
 /* Copies what a read needs out of the snapshot (new references). */
 void app_snapshot(struct app *app, struct snapshot *ret);

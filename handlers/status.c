@@ -75,11 +75,11 @@ static json_t *boot_json(struct app *app, const json_t *confirmed, const struct 
 
 /* kubelet reads the pools once, at start: it is stale when it started
  * before the last apply that wrote a pool. NULL when no kubelet runs. */
-static json_t *kubelet_json(struct app *app, const json_t *last_apply)
+static json_t *kubelet_json(struct app *app, const struct sizes *s, const json_t *last_apply)
 {
         struct kubelet_info k;
-        struct errbuf err = { { 0 } };
-        if (kubelet_find(&app->fs, &k, &err) < 0 || !k.found)
+        app_kubelet(app, s, &k);
+        if (!k.found)
                 return json_null();
         char started[32];
         journal_format_time(k.started, started);
@@ -171,7 +171,7 @@ int handle_status(struct app *app, const struct request *req, struct response *r
         }
 
         json_t *boot = boot_json(app, confirmed_config, &k.sizes);
-        json_t *kubelet = kubelet_json(app, last);
+        json_t *kubelet = kubelet_json(app, &k.sizes, last);
         json_t *kernel = report_sizes(&k.sizes, &k.thp, &app->vopts);
         /* Who holds the pages; null when the process list cannot be read
          * (a procfs root without it, or no permission). */
