@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../model/utf8.h"
 #include "log.h"
 
 /* The request headers a cross-origin page may send (lower case, as
@@ -188,6 +189,9 @@ static int authenticate(const struct dispatch *d, const struct incoming *in, con
                 ret->kind = CALLER_CERTIFICATE;
                 ret->role = d->cert_role;
                 snprintf(ret->name, sizeof(ret->name), "cert:%s", in->cert_subject);
+                /* A long subject is cut to fit, maybe inside a character;
+                 * the name is quoted in answers and the journal. */
+                utf8_repair(ret->name);
         } else if (in->cert_rejected) {
                 resp->authenticate = true;
                 return response_problem(resp, 401, "unauthorized", in->path,
