@@ -66,7 +66,7 @@ static int meminfo_field(const char *text, const char *prefix, const char *key, 
 static int read_meminfo(const struct sysfs *fs, struct sizes *s, struct errbuf *err)
 {
         char buf[8192];
-        int r = sysfs_read(fs, SYSFS_PROC, "meminfo", buf, sizeof(buf), NULL, err);
+        int r = sysfs_read_kept(fs, SYSFS_PROC, "meminfo", buf, sizeof(buf), NULL, err);
         if (r < 0)
                 return r;
         static const struct {
@@ -98,12 +98,14 @@ static int read_nodes(const struct sysfs *fs, struct sizes *s, struct errbuf *er
         /* Without CONFIG_NUMA there is no node directory at all: the machine
          * is then one node as far as hugetlb is concerned, with only global
          * counters. */
-        if (!sysfs_exists(fs, SYSFS_SYS, NODES_DIR))
-                return 0;
-
         char **names = NULL;
         size_t n = 0;
         int r = sysfs_list(fs, SYSFS_SYS, NODES_DIR, "node", &names, &n, err);
+        if (r == -ENOENT) {
+                if (err) /* no node directory: no NUMA, not an error */
+                        err->msg[0] = '\0';
+                return 0;
+        }
         if (r < 0)
                 return r;
 
@@ -123,7 +125,7 @@ static int read_nodes(const struct sysfs *fs, struct sizes *s, struct errbuf *er
 
                 char rel[128], buf[8192], prefix[32];
                 snprintf(rel, sizeof(rel), NODES_DIR "/%s/meminfo", names[i]);
-                r = sysfs_read(fs, SYSFS_SYS, rel, buf, sizeof(buf), NULL, err);
+                r = sysfs_read_kept(fs, SYSFS_SYS, rel, buf, sizeof(buf), NULL, err);
                 if (r < 0)
                         break;
                 snprintf(prefix, sizeof(prefix), "Node %u ", ni->id);
@@ -158,7 +160,7 @@ static int read_counter(const struct sysfs *fs, uint64_t size_kb, int node, cons
         int r = sizes_path(rel, sizeof(rel), size_kb, node, file);
         if (r < 0)
                 return r;
-        return sysfs_read_u64(fs, SYSFS_SYS, rel, ret, err);
+        return sysfs_read_u64_kept(fs, SYSFS_SYS, rel, ret, err);
 }
 
 static int read_size(const struct sysfs *fs, const struct sizes *s, struct size_info *si, struct errbuf *err)

@@ -19,14 +19,41 @@ enum sysfs_tree {
         SYSFS_PROC, /* the procfs root, "/proc" on a real host */
 };
 
+struct sysfs_kept;
+
 struct sysfs {
         char *sys_root;  /* owned */
         char *proc_root; /* owned */
+        struct sysfs_kept *kept; /* owned; NULL until sysfs_keep_open() */
 };
 
 /* Copies both roots; trailing slashes are dropped. Returns 0 or -ENOMEM. */
 int sysfs_init(struct sysfs *fs, const char *sys_root, const char *proc_root);
+/* Closes the kept files too. */
 void sysfs_release(struct sysfs *fs);
+
+/* Kept-open files, for the fixed set of counters every GET /status, /sizes
+ * and /metrics reads (some 30 files): opening and closing them is most of
+ * the cost of a read (a path walk and a file allocation per file), while a
+ * pread() at offset 0 of a file kept open makes sysfs and procfs print a
+ * fresh value each time. So sysfs_read_kept() and sysfs_read_u64_kept() give
+ * the same values as a new open would, with these bounds:
+ *
+ * - every write through this struct (sysfs_write_*) closes the kept files
+ *   first, so no read after a change made here can see an older file;
+ * - a file that fails on its kept descriptor is read again by opening it
+ *   (and the kept set is dropped), so a vanished node gives the same error
+ *   as before;
+ * - the kept set is closed and reopened at least every SYSFS_KEPT_MS, so a
+ *   file replaced by another one under the same name (which the kernel's
+ *   sysfs never does, a fake tree may) is seen at most that late.
+ *
+ * Off until sysfs_keep_open(); then safe to use from several threads at
+ * once. Returns 0 or -ENOMEM. */
+#define SYSFS_KEPT_MS 1000
+int sysfs_keep_open(struct sysfs *fs);
+/* Closes the kept files now; the next read opens them again. */
+void sysfs_forget(const struct sysfs *fs);
 
 /* Reads a whole (small) file into buf, NUL-terminated. Files larger than
  * size-1 bytes give -EFBIG. ret_len may be NULL. */
@@ -37,6 +64,13 @@ int sysfs_read(const struct sysfs *fs, enum sysfs_tree tree, const char *rel, ch
  * hugetlb counters do. Anything else gives -EINVAL with the text quoted. */
 int sysfs_read_u64(const struct sysfs *fs, enum sysfs_tree tree, const char *rel, uint64_t *ret,
                    struct errbuf *err);
+
+/* As sysfs_read() and sysfs_read_u64(), through a kept descriptor when
+ * sysfs_keep_open() was called (see above). */
+int sysfs_read_kept(const struct sysfs *fs, enum sysfs_tree tree, const char *rel, char *buf, size_t size,
+                    size_t *ret_len, struct errbuf *err);
+int sysfs_read_u64_kept(const struct sysfs *fs, enum sysfs_tree tree, const char *rel, uint64_t *ret,
+                        struct errbuf *err);
 
 /* Writes value in plain decimal. */
 int sysfs_write_u64(const struct sysfs *fs, const char *rel, uint64_t value, struct errbuf *err);

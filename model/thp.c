@@ -62,9 +62,11 @@ int thp_read(const struct sysfs *fs, struct thp *ret, struct errbuf *err)
         for (int k = 0; k < _THP_KNOB_MAX; k++) {
                 char rel[96], buf[512];
                 snprintf(rel, sizeof(rel), THP_DIR "/%s", thp_knob_name((enum thp_knob) k));
-                if (!sysfs_exists(fs, SYSFS_SYS, rel))
+                /* A knob this kernel lacks is skipped (one lookup: no
+                 * separate existence check before the read). */
+                int r = sysfs_read_kept(fs, SYSFS_SYS, rel, buf, sizeof(buf), NULL, err);
+                if (r == -ENOENT)
                         continue;
-                int r = sysfs_read(fs, SYSFS_SYS, rel, buf, sizeof(buf), NULL, err);
                 if (r < 0)
                         return r;
                 r = thp_parse(buf, &t.knobs[k]);

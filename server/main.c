@@ -203,7 +203,8 @@ static int run(int argc, char **argv)
         else if (gethostname(app.node_name, sizeof(app.node_name) - 1) < 0)
                 snprintf(app.node_name, sizeof(app.node_name), "localhost");
 
-        if (sysfs_init(&app.fs, o.sysfs_root, o.procfs_root) < 0)
+        /* The counters every read serves stay open (model/sysfs.h). */
+        if (sysfs_init(&app.fs, o.sysfs_root, o.procfs_root) < 0 || sysfs_keep_open(&app.fs) < 0)
                 return EXIT_FAILURE;
         if (!sysfs_exists(&app.fs, SYSFS_SYS, "kernel/mm/hugepages")) {
                 log_error("%s/kernel/mm/hugepages does not exist: not a sysfs tree, or a kernel without HugeTLB "
