@@ -178,6 +178,7 @@ int handle_config_put(struct app *app, const struct request *req, struct respons
 int handle_config_history(struct app *app, const struct request *req, struct response *ret);
 int handle_config_confirm(struct app *app, const struct request *req, struct response *ret);
 int handle_config_rollback(struct app *app, const struct request *req, struct response *ret);
+int handle_config_revert(struct app *app, const struct request *req, struct response *ret);
 int handle_status(struct app *app, const struct request *req, struct response *ret);
 int handle_healthz(struct app *app, const struct request *req, struct response *ret);
 int handle_readyz(struct app *app, const struct request *req, struct response *ret);

@@ -1,5 +1,5 @@
 /* The config and its history: GET and PUT /config, GET /config/history,
- * POST /config/confirm and POST /config/rollback.
+ * POST /config/confirm, POST /config/revert and POST /config/rollback.
  *
  * A change runs under apply_lock (a second one meanwhile gets 409) and the
  * journal's file lock (console commands in other processes take it too);
@@ -291,6 +291,78 @@ int handle_config_confirm(struct app *app, const struct request *req, struct res
                         if (r == 0)
                                 set_etag(ret, gen);
                 }
+        }
+        unlock_change(app);
+        return r < 0 ? r : 0;
+}
+
+/* The answer to a revert: what was written back, from the model's result. */
+static int revert_response(const struct request *req, uint64_t reverted, const struct change_result *res,
+                           struct response *ret)
+{
+        if (res->outcome == CHANGE_NO_KERNEL)
+                return response_problem(ret, 500, "kernel-state", req->path, "%s", res->message);
+        _cleanup_json_ json_t *report = apply_result_to_json(&res->apply);
+        char when[32];
+        journal_format_time((int64_t) time(NULL), when);
+        if (!report || json_object_set_new(report, "reverted", json_integer((json_int_t) reverted)) < 0 ||
+            json_object_set_new(report, "generation", json_integer((json_int_t) res->generation)) < 0 ||
+            json_object_set_new(report, "time", json_string(when)) < 0 ||
+            json_object_set_new(report, "message", json_string(res->message)) < 0)
+                return -ENOMEM;
+
+        /* As for a change: a write the kernel refused, or a journal that
+         * could not record the revert, is a problem with the report in it. */
+        const char *first_error = NULL;
+        for (size_t i = 0; i < res->apply.n_items && !first_error; i++)
+                if (res->apply.items[i].status == APPLY_FAILED)
+                        first_error = res->apply.items[i].error;
+        for (size_t i = 0; i < res->apply.n_thp && !first_error; i++)
+                if (res->apply.thp[i].status == APPLY_FAILED)
+                        first_error = res->apply.thp[i].error;
+        int r;
+        if (first_error || res->journal_failed) {
+                if (first_error)
+                        r = response_problem(ret, 500, "kernel-write-failed", req->path,
+                                             "generation %" PRIu64 " could not be written back in full; the first "
+                                             "refused write: %s",
+                                             res->generation, first_error);
+                else
+                        r = response_problem(ret, 500, "journal", req->path, "%s", res->message);
+                if (r == 0 && json_object_update(ret->body, report) < 0)
+                        r = -ENOMEM;
+                return r;
+        }
+        r = response_json(ret, 200, TAKE_PTR(report));
+        if (r == 0)
+                set_etag(ret, res->generation);
+        return r;
+}
+
+/* Undoes the change awaiting confirmation now, as its deadline would: the
+ * Revert of a confirm window, when the operator sees the node suffer. */
+int handle_config_revert(struct app *app, const struct request *req, struct response *ret)
+{
+        int r = lock_change(app, req, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        struct journal_state st;
+        journal_state(app->journal, &st);
+        r = check_if_match(app, req, st.generation, ret);
+        if (r == 0 && !st.pending)
+                r = response_problem(ret, 409, "nothing-pending", req->path,
+                                     "no change awaits confirmation: generation %" PRIu64
+                                     " is confirmed (to go back to an earlier one, use POST /config/rollback)",
+                                     st.generation);
+        else if (r == 0) {
+                struct change_ctx ctx = app_change_ctx(app);
+                struct change_result res;
+                r = change_revert(&ctx, req->caller ? req->caller : "", "operator", &res);
+                if (r == 0) {
+                        app_count_change(app, &res);
+                        r = revert_response(req, st.generation, &res, ret);
+                }
+                change_result_release(&res);
         }
         unlock_change(app);
         return r < 0 ? r : 0;

@@ -21,6 +21,7 @@ struct response {
         const char *cors_methods; /* a CORS preflight's allowed methods, static; NULL: not one */
         char *text;               /* a body that is not JSON (owned), sent instead of body */
         const char *content_type; /* of text, static */
+        const char *csp;          /* "Content-Security-Policy", with frame and referrer policies; static */
 };
 
 /* Sets a JSON answer; steals body. Returns 0 or -ENOMEM. */

@@ -16,7 +16,7 @@
 #include "../model/cleanup.h"
 
 #define TOKEN_MIN 16
-#define TOKEN_MAX 512
+#define TOKEN_MAX AUTH_TOKEN_MAX
 #define TOKENS_MAX 256
 
 static int sha256(const char *data, size_t len, unsigned char out[32])

@@ -60,6 +60,9 @@ struct caller {
 /* The tokens in force, replaced as a whole when the file is reloaded
  * (SIGHUP); requests being checked meanwhile see either the old set or the
  * new one, never a mix, and connections are not touched. */
+/* The longest token a token file may hold. */
+#define AUTH_TOKEN_MAX 512
+
 struct auth_store {
         pthread_rwlock_t lock;
         struct auth current;

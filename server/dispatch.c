@@ -13,7 +13,8 @@
 
 /* The request headers a cross-origin page may send (lower case, as
  * browsers list them in Access-Control-Request-Headers). */
-static const char *const cors_headers[] = { "authorization", "content-type", "if-match", "accept" };
+static const char *const cors_headers[] = { "authorization", "x-hugepaged-token", "content-type", "if-match",
+                                            "accept" };
 
 static const char *header(const struct incoming *in, const char *name)
 {
@@ -177,8 +178,20 @@ static int authenticate(const struct dispatch *d, const struct incoming *in, con
                 return 0;
 
         /* A bearer token, when given, decides; then a verified client
-         * certificate. A bad token is never overruled by a certificate. */
+         * certificate. A bad token is never overruled by a certificate.
+         * The Kubernetes API server's proxy (pods/proxy, services/proxy)
+         * removes Authorization after authenticating the user to itself,
+         * so the token may come as X-Hugepaged-Token instead. */
         const char *authz = header(in, "Authorization");
+        char from_token_header[sizeof("Bearer ") + AUTH_TOKEN_MAX];
+        const char *token = authz ? NULL : header(in, "X-Hugepaged-Token");
+        if (token) {
+                int n = snprintf(from_token_header, sizeof(from_token_header), "Bearer %s", token);
+                /* Longer than any token: refused below like a wrong one. */
+                if (n < 0 || (size_t) n >= sizeof(from_token_header))
+                        from_token_header[0] = '\0';
+                authz = from_token_header;
+        }
         if (authz) {
                 if (!auth_store_check(d->auth, authz, ret)) {
                         resp->authenticate = true;

@@ -463,12 +463,19 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct response *r, bool 
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
         if (r->location[0])
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+        if (r->csp) {
+                /* The node page: X-Frame-Options for browsers that predate
+                 * CSP's frame-ancestors; no Referer leaves the page. */
+                MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
+                MHD_add_response_header(resp, "X-Frame-Options", "SAMEORIGIN");
+                MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        }
         if (r->cors_origin) {
                 MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
                 if (r->cors_methods) {
                         MHD_add_response_header(resp, "Access-Control-Allow-Methods", r->cors_methods);
                         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                                                "Authorization, Content-Type, If-Match, Accept");
+                                                "Authorization, X-Hugepaged-Token, Content-Type, If-Match, Accept");
                         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
                 } else
                         MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Location, WWW-Authenticate");

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "../handlers/page.h"
+
 static const struct route routes[] = {
         { "/sizes", "GET", handle_sizes, ACCESS_READ, false },
         { "/status", "GET", handle_status, ACCESS_READ, false },
@@ -11,6 +13,7 @@ static const struct route routes[] = {
         { "/config", "PUT", handle_config_put, ACCESS_ADMIN, true },
         { "/config/history", "GET", handle_config_history, ACCESS_READ, false },
         { "/config/confirm", "POST", handle_config_confirm, ACCESS_ADMIN, false },
+        { "/config/revert", "POST", handle_config_revert, ACCESS_ADMIN, false },
         { "/config/rollback", "POST", handle_config_rollback, ACCESS_ADMIN, true },
         { "/healthz", "GET", handle_healthz, ACCESS_OPEN, false },
         { "/readyz", "GET", handle_readyz, ACCESS_OPEN, false },
@@ -18,6 +21,9 @@ static const struct route routes[] = {
         { "/metrics", "GET", handle_metrics, ACCESS_READ, false, "text/plain" },
         { "/probe", "POST", handle_probe_start, ACCESS_ADMIN, true, NULL },
         { "/probe/{id}", "GET", handle_probe_get, ACCESS_READ, false, NULL },
+        { "/", "GET", handle_page_index, ACCESS_OPEN, false, "text/html" },
+        { "/ui/app.js", "GET", handle_page_script, ACCESS_OPEN, false, "text/javascript" },
+        { "/ui/style.css", "GET", handle_page_style, ACCESS_OPEN, false, "text/css" },
 };
 
 /* The Allow header of each path. */
@@ -31,6 +37,7 @@ static const struct {
         { "/config", "GET, HEAD, PUT, OPTIONS" },
         { "/config/history", "GET, HEAD, OPTIONS" },
         { "/config/confirm", "POST, OPTIONS" },
+        { "/config/revert", "POST, OPTIONS" },
         { "/config/rollback", "POST, OPTIONS" },
         { "/healthz", "GET, HEAD, OPTIONS" },
         { "/readyz", "GET, HEAD, OPTIONS" },
@@ -38,6 +45,9 @@ static const struct {
         { "/metrics", "GET, HEAD, OPTIONS" },
         { "/probe", "POST, OPTIONS" },
         { "/probe/{id}", "GET, HEAD, OPTIONS" },
+        { "/", "GET, HEAD, OPTIONS" },
+        { "/ui/app.js", "GET, HEAD, OPTIONS" },
+        { "/ui/style.css", "GET, HEAD, OPTIONS" },
 };
 
 /* The table's name for path: itself, or "/probe/{id}" for "/probe/" and a

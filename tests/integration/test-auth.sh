@@ -77,6 +77,25 @@ hp_req -t "$READER" -b '{"generation": 1}' POST /config/rollback
 check_problem 403 "a read token may not roll back: 403"
 hp_req -t "$ADMIN" -b "$CFG" PUT /config
 check_ok_json "the admin token applies a config"
+hp_req -t "$READER" POST /config/revert
+check_problem 403 "a read token may not revert: 403"
+
+# The token in X-Hugepaged-Token, for callers behind the Kubernetes API
+# server's proxy, which removes Authorization.
+hp_req -n GET /sizes -H "X-Hugepaged-Token: $READER"
+check_ok_json "X-Hugepaged-Token: a read token reads"
+hp_req -n -b "$CFG" PUT /config -H "X-Hugepaged-Token: $READER"
+check_problem 403 "X-Hugepaged-Token: a read token may not PUT /config: 403"
+hp_req -n -b "$CFG" PUT /config -H "X-Hugepaged-Token: $ADMIN"
+check_ok_json "X-Hugepaged-Token: the admin token applies a config"
+hp_req -n GET /sizes -H "X-Hugepaged-Token: ${ADMIN}x"
+check_problem 401 "X-Hugepaged-Token: a wrong token: 401"
+hp_req -n GET /sizes -H "X-Hugepaged-Token: $(head -c 600 /dev/zero | tr '\0' a)"
+check_problem 401 "X-Hugepaged-Token: a 600-character token: 401"
+hp_req -t "$READER" -b "$CFG" PUT /config -H "X-Hugepaged-Token: $ADMIN"
+check_problem 403 "Authorization, when sent, decides over X-Hugepaged-Token"
+hp_req -t "wrong-token-0123456789abcdef" GET /sizes -H "X-Hugepaged-Token: $ADMIN"
+check_problem 401 "... a wrong Authorization is not overruled by a good X-Hugepaged-Token"
 hp_get -n /healthz
 check_ok_json "/healthz is open"
 hp_get -n /readyz
@@ -275,7 +294,7 @@ check_status 204 "a preflight from an allowed origin, without credentials: 204"
 check "... Access-Control-Allow-Origin is that origin" "$DASH" "$(hp_header Access-Control-Allow-Origin)"
 check "... Access-Control-Allow-Methods lists the path's methods" "GET, HEAD, PUT, OPTIONS" \
         "$(hp_header Access-Control-Allow-Methods)"
-check "... Access-Control-Allow-Headers" "Authorization, Content-Type, If-Match, Accept" \
+check "... Access-Control-Allow-Headers" "Authorization, X-Hugepaged-Token, Content-Type, If-Match, Accept" \
         "$(hp_header Access-Control-Allow-Headers)"
 check "... Access-Control-Max-Age" 600 "$(hp_header Access-Control-Max-Age)"
 check "... no credentials mode (bearer tokens are not cookies)" "" "$(hp_header Access-Control-Allow-Credentials)"

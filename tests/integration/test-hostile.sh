@@ -75,7 +75,8 @@ hostile_field() {
 
 # --- paths --------------------------------------------------------------------------
 
-hostile "GET /" 404 -n GET /
+hostile "an unknown file under /ui" 404 -n GET /ui/nope
+hostile "the page's directory itself" 404 GET /ui/
 hostile "an unknown path" 404 GET /nope
 hostile "a trailing slash" 404 GET /sizes/
 hostile "a double slash" 404 GET //sizes
