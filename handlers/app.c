@@ -105,8 +105,12 @@ int app_publish(struct app *app)
         /* A change may have started or ended a holder's mapping, or moved
          * the pools under it: the next GET /status scans again. */
         atomic_fetch_add(&app->publish_epoch, 1);
-        if (app->on_publish)
+        if (app->on_publish) {
                 app->on_publish(app, &st, app->on_publish_cls);
+                /* It records boot arguments and unit restarts, which
+                 * GET /status shows: no answer built meanwhile is kept. */
+                atomic_fetch_add(&app->publish_epoch, 1);
+        }
         return 0;
 }
 
@@ -224,6 +228,9 @@ int app_init(struct app *app, struct errbuf *err)
         pthread_mutex_init(&app->state_lock, NULL);
         pthread_mutex_init(&app->apply_lock, NULL);
         pthread_mutex_init(&app->holders.lock, NULL);
+        answer_cache_init(&app->status_answer);
+        answer_cache_init(&app->sizes_answer);
+        answer_cache_init(&app->metrics_answer);
         pthread_mutex_lock(&app->apply_lock);
         int r = journal_lock(app->journal, err);
         if (r == 0) {
@@ -310,6 +317,9 @@ void app_release(struct app *app)
         json_decref(app->holders.json);
         app->holders.json = NULL;
         pthread_mutex_destroy(&app->holders.lock);
+        answer_cache_release(&app->status_answer);
+        answer_cache_release(&app->sizes_answer);
+        answer_cache_release(&app->metrics_answer);
         pthread_mutex_destroy(&app->state_lock);
         pthread_mutex_destroy(&app->apply_lock);
 }

@@ -29,6 +29,7 @@
 #include "../model/safemode.h"
 #include "../model/sysfs.h"
 #include "../model/validate.h"
+#include "answer.h"
 #include "response.h"
 
 struct app;
@@ -118,6 +119,9 @@ struct app {
 
         struct holders_cache holders;
         atomic_ulong publish_epoch; /* bumped by every app_publish */
+
+        /* The last answers of GET /status, /sizes and /metrics (answer.h). */
+        struct answer_cache status_answer, sizes_answer, metrics_answer;
 
         struct boot_state boot; /* under state_lock */
         struct safe_mode safe;  /* set before the server starts */

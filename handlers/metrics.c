@@ -103,9 +103,13 @@ static long drift_count(const json_t *desired, const struct kernel *k)
 
 int handle_metrics(struct app *app, const struct request *req, struct response *ret)
 {
+        unsigned long epoch;
+        int r = answer_cache_serve(&app->metrics_answer, app, ret, &epoch);
+        if (r != 0)
+                return r < 0 ? r : 0;
         struct kernel k;
         struct errbuf err = { { 0 } };
-        int r = kernel_read(app, &k, &err);
+        r = kernel_read(app, &k, &err);
         if (r < 0)
                 return kernel_problem(ret, r, req->path, &err);
         struct snapshot snap;
@@ -199,5 +203,10 @@ int handle_metrics(struct app *app, const struct request *req, struct response *
                 free(o.buf);
                 return -ENOMEM;
         }
-        return response_text(ret, 200, "text/plain; version=0.0.4; charset=utf-8", o.buf);
+        r = response_text(ret, 200, "text/plain; version=0.0.4; charset=utf-8", o.buf);
+        /* An answer that cannot be kept is still sent; the next one is
+         * built again. */
+        if (r == 0)
+                (void) answer_cache_store(&app->metrics_answer, epoch, ret);
+        return r;
 }

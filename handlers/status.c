@@ -105,9 +105,13 @@ static json_t *kubelet_json(struct app *app, const struct sizes *s, const json_t
 
 int handle_status(struct app *app, const struct request *req, struct response *ret)
 {
+        unsigned long epoch;
+        int r = answer_cache_serve(&app->status_answer, app, ret, &epoch);
+        if (r != 0)
+                return r < 0 ? r : 0;
         struct kernel k;
         struct errbuf err = { { 0 } };
-        int r = kernel_read(app, &k, &err);
+        r = kernel_read(app, &k, &err);
         if (r < 0)
                 return kernel_problem(ret, r, req->path, &err);
 
@@ -220,7 +224,12 @@ int handle_status(struct app *app, const struct request *req, struct response *r
                 json_decref(holders);
                 json_decref(floors);
         }
-        return response_json(ret, 200, body);
+        r = response_json(ret, 200, body);
+        /* An answer that cannot be kept is still sent; the next one is
+         * built again. */
+        if (r == 0)
+                (void) answer_cache_store(&app->status_answer, epoch, ret);
+        return r;
 
 oom:
         kernel_release(&k);
