@@ -885,6 +885,71 @@ static int backings_plan(struct run *run, struct probe_backing *ret, size_t *ret
         return 0;
 }
 
+/* What this process's memory cgroup still lets it take, kept clear of
+ * PROBE_CGROUP_MARGIN for the service itself: under a limit (a pod's, a
+ * unit's MemoryMax=) a working set of a quarter of the host's MemAvailable
+ * would have the kernel kill the whole service. From /proc/self/cgroup,
+ * then cgroup v2's memory.max and memory.current, else v1's
+ * memory.limit_in_bytes and memory.usage_in_bytes. Returns 0 with
+ * *ret_bytes and the limit in *ret_limit, or -ENOENT when no limit is set
+ * or none can be read. */
+#define PROBE_CGROUP_MARGIN (64ULL << 20)
+
+static int cgroup_room(const struct sysfs *fs, const char *cgroup_root, uint64_t *ret_bytes, uint64_t *ret_limit)
+{
+        char self[4096];
+        struct errbuf ignore = { { 0 } };
+        if (sysfs_read(fs, SYSFS_PROC, "self/cgroup", self, sizeof(self), NULL, &ignore) < 0)
+                return -ENOENT;
+        struct sysfs cg;
+        if (sysfs_init(&cg, cgroup_root ? cgroup_root : "/sys/fs/cgroup", "/proc") < 0)
+                return -ENOMEM;
+        int r = -ENOENT;
+        char *save = NULL;
+        for (char *line = strtok_r(self, "\n", &save); line && r == -ENOENT; line = strtok_r(NULL, "\n", &save)) {
+                /* "0::/path" (v2) or "N:memory:/path" (v1; a controller list may name more). */
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                const char *controllers = c1 + 1, *path = c2 + 1;
+                while (*path == '/')
+                        path++;
+                const char *max_file, *cur_file, *prefix;
+                if (strcmp(line, "0") == 0 && controllers[0] == '\0') {
+                        prefix = "", max_file = "memory.max", cur_file = "memory.current";
+                } else {
+                        bool memory = false;
+                        char list[256];
+                        snprintf(list, sizeof(list), "%s", controllers);
+                        char *s2 = NULL;
+                        for (char *w = strtok_r(list, ",", &s2); w; w = strtok_r(NULL, ",", &s2))
+                                memory = memory || strcmp(w, "memory") == 0;
+                        if (!memory)
+                                continue;
+                        prefix = "memory/", max_file = "memory.limit_in_bytes", cur_file = "memory.usage_in_bytes";
+                }
+                char rel[PATH_MAX], text[64];
+                uint64_t limit, used;
+                snprintf(rel, sizeof(rel), "%s%s%s%s", prefix, path, *path ? "/" : "", max_file);
+                if (sysfs_read(&cg, SYSFS_SYS, rel, text, sizeof(text), NULL, &ignore) < 0)
+                        continue;
+                if (strncmp(text, "max", 3) == 0)
+                        break; /* v2 without a limit */
+                if (sysfs_read_u64(&cg, SYSFS_SYS, rel, &limit, &ignore) < 0 || limit >= (1ULL << 62))
+                        break; /* v1 prints about 2^63 for none */
+                snprintf(rel, sizeof(rel), "%s%s%s%s", prefix, path, *path ? "/" : "", cur_file);
+                if (sysfs_read_u64(&cg, SYSFS_SYS, rel, &used, &ignore) < 0)
+                        break;
+                uint64_t room = limit > used ? limit - used : 0;
+                *ret_bytes = room > PROBE_CGROUP_MARGIN ? room - PROBE_CGROUP_MARGIN : 0;
+                *ret_limit = limit;
+                r = 0;
+        }
+        sysfs_release(&cg);
+        return r;
+}
+
 /* Makes the cells and decides which hugetlb cells can run. */
 static int plan(struct run *run, struct errbuf *err)
 {
@@ -905,6 +970,21 @@ static int plan(struct run *run, struct errbuf *err)
                         "a memory bound of %s is over three quarters of MemAvailable (%s): not on a node "
                         "in use",
                         qty(limit, q1), qty(avail, q2));
+        uint64_t room, cg_limit;
+        if (cgroup_room(run->fs, p->req.cgroup_root, &room, &cg_limit) == 0 && limit > room) {
+                uint64_t cap = room >> 20 << 20;
+                if (p->req.max_memory_bytes)
+                        return errbuf_set(err, -E2BIG,
+                                          "a memory bound of %s is over what this process's memory cgroup "
+                                          "still allows (%s below its limit of %s, less %s for the service)",
+                                          qty(limit, q1), qty(room + PROBE_CGROUP_MARGIN, q2), qty(cg_limit, q3),
+                                          qty(PROBE_CGROUP_MARGIN, q4));
+                add_note(p, "the memory bound is %s, not a quarter of MemAvailable: this process's memory cgroup "
+                            "allows %s more (limit %s, less %s for the service)",
+                         qty(cap, q1), qty(room + PROBE_CGROUP_MARGIN, q2), qty(cg_limit, q3),
+                         qty(PROBE_CGROUP_MARGIN, q4));
+                limit = cap;
+        }
         p->machine.max_memory_bytes = limit;
 
         uint64_t stride = p->req.stride == PROBE_STRIDE_LINE ? run->line_bytes : run->base_bytes;
@@ -971,7 +1051,7 @@ static int plan(struct run *run, struct errbuf *err)
                                 return errbuf_set(
                                         err, -E2BIG,
                                         "working set %s backed by %s takes %s, over the memory bound of "
-                                        "%s (a quarter of MemAvailable unless raised)",
+                                        "%s (a quarter of MemAvailable unless raised, within the memory cgroup's room)",
                                         qty(res->working_set_bytes, q1),
                                         probe_backing_name(&b[k], q3, sizeof(q3)), qty(c->cost_bytes, q2),
                                         qty(limit, q4));

@@ -104,8 +104,9 @@ struct probe_request {
         unsigned rounds;           /* timed rounds; 0: PROBE_DEFAULT_ROUNDS */
         bool grow_pool;            /* may grow hugetlb pools for the run */
         int cpu;                   /* -1: the last CPU the caller may use */
-        uint64_t max_memory_bytes; /* 0: MemAvailable / 4 */
+        uint64_t max_memory_bytes; /* 0: MemAvailable / 4, within the cgroup's room */
         unsigned max_seconds;      /* 0: PROBE_DEFAULT_SECONDS */
+        const char *cgroup_root;   /* the cgroup file system; NULL: /sys/fs/cgroup (borrowed) */
         uint64_t seed;             /* 0: from the clock */
         uint64_t base_page_kb;     /* 0: this machine's */
 };

@@ -185,9 +185,15 @@ static void test_chase(void **state)
 
 /* --- requests ---------------------------------------------------------------- */
 
+/* The tests run under whatever memory cgroup the machine gives them; a
+ * cgroup file system where nothing is found keeps the bound at a quarter
+ * of the fake MemAvailable (test_run_cgroup_room has one that limits). */
+#define NO_CGROUP "/nonexistent-cgroup-root"
+
 static struct probe_request request(uint64_t ws)
 {
-        struct probe_request r = { .working_sets = { ws }, .n_sets = 1, .cpu = -1, .rounds = 2, .seed = 1 };
+        struct probe_request r = { .working_sets = { ws }, .n_sets = 1, .cpu = -1, .rounds = 2, .seed = 1,
+                                   .cgroup_root = NO_CGROUP };
         return r;
 }
 
@@ -555,6 +561,98 @@ static void test_run_groups(void **state)
         tree_free(&t);
 }
 
+/* Writes, under the fake cgroup root cg, limit and usage files for every
+ * memory cgroup /proc/self/cgroup names (v2's memory.max and
+ * memory.current, v1's memory.limit_in_bytes and memory.usage_in_bytes):
+ * whichever line the probe reads first, it finds the same figures. Returns
+ * false when the process is in no memory cgroup at all. */
+static bool cgroup_fake(const char *cg, const char *max, const char *current)
+{
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return false;
+        char line[1024];
+        bool any = false;
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = '\0';
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                const char *path = c2 + 1;
+                if (strcmp(line, "0") == 0 && c1[1] == '\0') {
+                        fixture_sh("mkdir -p '%s%s' && printf '%%s\\n' '%s' > '%s%s/memory.max' && "
+                                   "printf '%%s\\n' '%s' > '%s%s/memory.current'",
+                                   cg, path, max, cg, path, current, cg, path);
+                        any = true;
+                } else if (strstr(c1 + 1, "memory")) {
+                        const char *v1max = strcmp(max, "max") == 0 ? "9223372036854771712" : max;
+                        fixture_sh("mkdir -p '%s/memory%s' && printf '%%s\\n' '%s' > '%s/memory%s/memory.limit_in_bytes' && "
+                                   "printf '%%s\\n' '%s' > '%s/memory%s/memory.usage_in_bytes'",
+                                   cg, path, v1max, cg, path, current, cg, path);
+                        any = true;
+                }
+        }
+        fclose(f);
+        return any;
+}
+
+static void test_run_cgroup_room(void **state)
+{
+        (void) state;
+        struct tree t;
+        tree_make(&t);
+        char cg[PATH_MAX];
+        snprintf(cg, sizeof(cg), "%s/cgroup", t.dir);
+        /* A limit of 512 MiB with 100 MiB used: 412 MiB of room, less 64 MiB
+         * for the service. */
+        if (!cgroup_fake(cg, "536870912", "104857600")) {
+                tree_free(&t);
+                skip();
+        }
+        struct probe p;
+        struct errbuf err = { "" };
+        struct probe_request req = request(2 << 20);
+        req.rounds = 1;
+        req.backings[0] = (struct probe_backing){ PROBE_BASE, 0 };
+        req.n_backings = 1;
+        req.cgroup_root = cg;
+        int r = run(&t, &req, &p, &err);
+        if (r != 0)
+                fail_msg("probe_run: %d: %s", r, err.msg);
+        assert_int_equal(p.machine.max_memory_bytes, 348ULL << 20);
+        bool noted = false;
+        for (size_t i = 0; i < p.n_notes; i++)
+                noted = noted || strstr(p.notes[i], "memory cgroup allows 412Mi more (limit 512Mi, less 64Mi");
+        if (!noted)
+                fail_msg("no note of the cgroup's room among %zu notes", p.n_notes);
+        assert_int_equal(result(&p, 2 << 20, PROBE_BASE, 0)->status, PROBE_OK);
+        probe_release(&p);
+
+        /* A working set over the room: refused before anything is mapped. */
+        req.working_sets[0] = 400ULL << 20;
+        assert_int_equal(run(&t, &req, &p, &err), -E2BIG);
+        if (!strstr(err.msg, "takes 400Mi, over the memory bound of 348Mi"))
+                fail_msg("error: \"%s\"", err.msg);
+        probe_release(&p);
+
+        /* An explicit bound over the room is an error, not cut silently. */
+        req.working_sets[0] = 2 << 20;
+        req.max_memory_bytes = 400ULL << 20;
+        assert_int_equal(run(&t, &req, &p, &err), -E2BIG);
+        if (!strstr(err.msg, "over what this process's memory cgroup still allows (412Mi below its limit of 512Mi"))
+                fail_msg("error: \"%s\"", err.msg);
+        probe_release(&p);
+
+        /* No limit ("max"): the quarter of MemAvailable again. */
+        cgroup_fake(cg, "max", "104857600");
+        req.max_memory_bytes = 0;
+        assert_int_equal(run(&t, &req, &p, &err), 0);
+        assert_int_equal(p.machine.max_memory_bytes, (56310484ULL * 1024 / 4) >> 20 << 20);
+        probe_release(&p);
+        tree_free(&t);
+}
+
 static void test_run_grows_and_restores(void **state)
 {
         (void) state;
@@ -734,6 +832,7 @@ int main(void)
                 cmocka_unit_test(test_run_defaults_and_skips),
                 cmocka_unit_test(test_run_groups),
                 cmocka_unit_test(test_run_grows_and_restores),
+                cmocka_unit_test(test_run_cgroup_room),
                 cmocka_unit_test(test_run_lock),
                 cmocka_unit_test(test_run_cancelled),
                 cmocka_unit_test(test_recover),
