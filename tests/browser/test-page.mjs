@@ -451,6 +451,33 @@ async function main() {
   await page.keyboard.press('Escape');
   check('Escape closes it without a change', false, await page.evaluate(() => document.getElementById('confirm-dialog').open));
 
+  // Now the rollback itself: generation 2's config comes back as
+  // generation 3, through the confirm window, and is kept.
+  await page.click('#history-table tr[data-generation="2"] button');
+  await page.waitForSelector('#confirm-dialog[open] #confirm-go:not([hidden])');
+  await page.click('#confirm-go');
+  await page.waitForSelector('#confirm-keep:not([hidden])');
+  check('the rollback opens a confirm window for generation 3', 'Keep generation 3?', await page.textContent('#confirm-h'));
+  await page.click('#confirm-keep');
+  await page.waitForFunction(() => /^Kept/.test(document.getElementById('confirm-msg').textContent));
+  check('… kept', 'Kept: generation 3 is confirmed and will be applied at boot.', await page.textContent('#confirm-msg'));
+  check('the 2Mi total is generation 2\'s 600', '600', await cell('2Mi', null, 'total'));
+  const rolled = JSON.parse((await request('GET', direct + 'status', serviceCa, { Authorization: 'Bearer ' + tokenValue })).body);
+  check('the service: generation 3 confirmed, 600 pages of 2Mi', '3 3 600',
+    rolled.generation + ' ' + rolled.confirmed_generation + ' ' + (rolled.desired && rolled.desired.pools['2Mi'].count));
+  checkMatch('the history shows generation 3 current, from generation 2', /3[\s\S]*current[\s\S]*confirmed/, await page.textContent('#history-table tr[data-generation="3"]'));
+  await page.click('#confirm-close');
+
+  // Drift: someone writes the pool behind the service's back; after the
+  // 100 ms an answer is kept (docs/api.md), Refresh shows it.
+  fs.writeFileSync(path.join(fx, 'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'), '700\n');
+  await new Promise((r) => setTimeout(r, 200));
+  await page.click('#refresh');
+  await page.waitForSelector('#drift li');
+  check('the status shows the drift at its pointer', '/pools/2Mi/count: desired 600, kernel 700', await page.textContent('#drift li'));
+  checkMatch('… and says the kernel does not match', /no: drift below/, await page.textContent('#status-body'));
+  fs.writeFileSync(path.join(fx, 'sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'), '600\n');
+
   // A reload keeps the token (same tab) and does not ask again.
   await page.reload({ waitUntil: 'load' });
   await page.waitForSelector('body[data-loaded=true]');
