@@ -290,12 +290,20 @@ check_pools_thp_unchanged "after SIGKILL and the next run"
         >"$HP_WORK/long.out" 2>"$HP_WORK/long.err" &
 LONG=$!
 PROBE_PIDS+=("$LONG")
+# Wait until the first one holds the lock: it writes its pid into the lock
+# file once it has it. (Not with flock(1): that takes the lock for an
+# instant, and a probe that tries just then is refused.)
 for ((i = 0; i < 100; i++)); do
-        [[ -e $STATE/probe.lock ]] && ! flock -n "$STATE/probe.lock" true 2>/dev/null && break
+        [[ "$(head -n1 "$STATE/probe.lock" 2>/dev/null)" == "pid $LONG" ]] && break
         sleep 0.1
 done
+held=no
+kill -0 "$LONG" 2>/dev/null && [[ "$(head -n1 "$STATE/probe.lock" 2>/dev/null)" == "pid $LONG" ]] && held=yes
+[[ $held == yes ]] || held="no: $(tail -c 600 "$HP_WORK/long.err" | tr '\n' ' ')"
+check "lock: the first probe runs and holds the lock" yes "$held"
 probe --working-set 1Mi --backing base --rounds 1
 check "lock: a second probe is refused" 1 "$RC"
+[[ $RC == 1 ]] || echo "# the first probe's stderr: $(tail -c 600 "$HP_WORK/long.err" | tr '\n' ' ')"
 check_match "lock: it says who holds the lock" "another probe is running \\(pid $LONG holds" "$ERR"
 kill -TERM "$LONG" 2>/dev/null || true
 rc=0
