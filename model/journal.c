@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,39 @@ const char *journal_event_name(enum journal_event e)
         return e < _JOURNAL_EVENT_MAX ? event_names[e] : "unknown";
 }
 
-static void sha256_hex(const char *data, size_t len, char hex[65])
+/* The checksum. EVP_Digest() looks SHA-256 up in the provider tables and
+ * builds a context on every call, which cost a third of the checksum's time
+ * per record at replay; a load keeps one fetched algorithm and one context
+ * for all its records. A NULL or unready one falls back to EVP_Digest(). */
+struct sha256 {
+        EVP_MD *md;
+        EVP_MD_CTX *ctx;
+};
+
+static void sha256_init(struct sha256 *s)
+{
+        s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        s->ctx = EVP_MD_CTX_new();
+}
+
+static void sha256_release(struct sha256 *s)
+{
+        EVP_MD_CTX_free(s->ctx);
+        EVP_MD_free(s->md);
+        *s = (struct sha256) { 0 };
+}
+
+static void sha256_hex(struct sha256 *s, const char *data, size_t len, char hex[65])
 {
         unsigned char md[32];
         unsigned int n = 0;
-        if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+        int ok;
+        if (s && s->md && s->ctx)
+                ok = EVP_DigestInit_ex2(s->ctx, s->md, NULL) && EVP_DigestUpdate(s->ctx, data, len) &&
+                     EVP_DigestFinal_ex(s->ctx, md, &n);
+        else
+                ok = EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+        if (!ok || n != 32) {
                 memset(hex, '0', 64); /* cannot match a real digest */
                 hex[64] = '\0';
                 return;
@@ -92,7 +121,7 @@ char *journal_encode(const struct journal_record *rec)
         char *line = malloc(64 + 1 + len + 2);
         if (!line)
                 return NULL;
-        sha256_hex(text, len, line);
+        sha256_hex(NULL, text, len, line);
         line[64] = ' ';
         memcpy(line + 65, text, len);
         line[65 + len] = '\n';
@@ -110,12 +139,121 @@ void journal_record_release(struct journal_record *rec)
         rec->config = rec->before = rec->report = NULL;
 }
 
-int journal_decode(const char *line, size_t len, struct journal_record *ret)
+/* What a load keeps from record to record: the checksum context, and the
+ * trees (config, before, report) already parsed, by their text. A journal
+ * often says the same thing again (a rollback accepts an earlier config
+ * anew, an apply of an unchanged config may write the same report), and
+ * the same text always parses to the same tree, so a repeated text shares
+ * the tree parsed first instead of building another. Sharing is safe
+ * because nobody changes a record's trees: the state and the history
+ * borrow them or take references, as they already do with the trees an
+ * append shares with its caller. A text seen once costs one hash. */
+struct tree_slot {
+        const char *text; /* borrowed from the load's buffer */
+        size_t len;
+        uint64_t hash;
+        json_t *tree; /* a reference of the cache's own */
+};
+
+struct decoder {
+        struct sha256 sha;
+        struct tree_slot *slots; /* open addressing, cap a power of two */
+        size_t cap, n;
+};
+
+static void decoder_init(struct decoder *d)
 {
-        if (len > 0 && line[len - 1] == '\n')
-                len--;
-        if (len < 67 || line[64] != ' ')
-                return -EBADMSG;
+        *d = (struct decoder) { 0 };
+        sha256_init(&d->sha);
+}
+
+static void decoder_release(struct decoder *d)
+{
+        for (size_t i = 0; i < d->cap; i++)
+                json_decref(d->slots[i].tree);
+        free(d->slots);
+        sha256_release(&d->sha);
+        *d = (struct decoder) { 0 };
+}
+
+static uint64_t text_hash(const char *p, size_t len)
+{
+        /* FNV-1a over 64-bit words, then a final mix: the cache only needs
+         * the texts spread, a collision costs one memcmp. */
+        uint64_t h = 0xcbf29ce484222325ULL ^ len;
+        for (; len >= 8; p += 8, len -= 8) {
+                uint64_t w;
+                memcpy(&w, p, 8);
+                h = (h ^ w) * 0x100000001b3ULL;
+                h ^= h >> 32;
+        }
+        for (; len > 0; p++, len--)
+                h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        return h;
+}
+
+static bool cache_grow(struct decoder *d)
+{
+        size_t cap = d->cap ? d->cap * 2 : 256;
+        struct tree_slot *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+                return false;
+        for (size_t i = 0; i < d->cap; i++) {
+                const struct tree_slot *s = &d->slots[i];
+                if (!s->tree)
+                        continue;
+                size_t k = (size_t) s->hash & (cap - 1);
+                while (slots[k].tree)
+                        k = (k + 1) & (cap - 1);
+                slots[k] = *s;
+        }
+        free(d->slots);
+        d->slots = slots;
+        d->cap = cap;
+        return true;
+}
+
+/* The tree of the JSON object text [text, text + len), as json_loadb()
+ * with JSON_REJECT_DUPLICATES parses it (a new reference), or NULL when it
+ * does not parse. d may be NULL: nothing is remembered then. */
+static json_t *parse_tree(struct decoder *d, const char *text, size_t len)
+{
+        json_error_t e;
+        if (!d)
+                return json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+        uint64_t h = text_hash(text, len);
+        size_t k = 0;
+        if (d->cap) {
+                for (k = (size_t) h & (d->cap - 1); d->slots[k].tree; k = (k + 1) & (d->cap - 1)) {
+                        const struct tree_slot *s = &d->slots[k];
+                        if (s->hash == h && s->len == len && memcmp(s->text, text, len) == 0)
+                                return json_incref(s->tree);
+                }
+        }
+        json_t *tree = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+        if (!tree)
+                return NULL;
+        /* Kept at most half full. Without room the tree is simply not
+         * remembered. */
+        if (2 * (d->n + 1) > d->cap) {
+                if (!cache_grow(d))
+                        return tree;
+                for (k = (size_t) h & (d->cap - 1); d->slots[k].tree; k = (k + 1) & (d->cap - 1))
+                        ;
+        }
+        d->slots[k] = (struct tree_slot) { .text = text, .len = len, .hash = h, .tree = json_incref(tree) };
+        d->n++;
+        return tree;
+}
+
+/* The full decoder: jansson parses the whole text and json_unpack_ex() reads
+ * it. Every line the quick one below does not vouch for comes here, damaged
+ * ones included, so this is the decoder that defines what a record is. */
+static int decode_full(struct decoder *d, const char *line, size_t len, struct journal_record *ret)
+{
         const char *text = line + 65;
         size_t tlen = len - 65;
 
@@ -128,7 +266,7 @@ int journal_decode(const char *line, size_t len, struct journal_record *ret)
         if (o && json_unpack(o, "{s:I}", "v", &v) == 0 && v > JOURNAL_FORMAT)
                 return -EPROTONOSUPPORT;
         char hex[65];
-        sha256_hex(text, tlen, hex);
+        sha256_hex(d ? &d->sha : NULL, text, tlen, hex);
         if (memcmp(hex, line, 64) != 0 || !o || v != JOURNAL_FORMAT)
                 return -EBADMSG;
 
@@ -166,6 +304,268 @@ int journal_decode(const char *line, size_t len, struct journal_record *ret)
                 snprintf(r.reason, sizeof(r.reason), "%s", reason);
         *ret = r;
         return 0;
+}
+
+/* The quick decoder, for the lines journal_encode() writes. Parsing the
+ * whole record with jansson built a tree for every field only to copy the
+ * scalars out and free it again, and that building and freeing was most of
+ * a replay's time. This one reads the top level itself and hands jansson
+ * only the trees, which the record keeps.
+ *
+ * It reads only a narrow shape: an object of the documented keys, each at
+ * most once, no whitespace, the integers plain non-negative decimals that
+ * fit, the strings printable ASCII without escapes (other strings are
+ * decoded by jansson), the trees objects. It vouches for a line only when
+ * the checksum matches, "v" is JOURNAL_FORMAT and the record is complete
+ * and valid, and then its result is exactly decode_full()'s: the text is
+ * the same JSON, and each tree is the same text parsed by the same parser
+ * with the same flags. For anything else, it says nothing (1), and the
+ * caller asks decode_full(), which decides. It never writes ret then. */
+enum field {
+        F_V,
+        F_SEQ,
+        F_EVENT,
+        F_GEN,
+        F_TIME,
+        F_WHO,
+        F_CONFIG,
+        F_BEFORE,
+        F_DEADLINE,
+        F_REPORT,
+        F_TO,
+        F_REASON,
+        F_ORIGIN,
+        _F_MAX,
+};
+
+/* A string kept in the record: where, and its room. */
+#define IN_RECORD(m) offsetof(struct journal_record, m), sizeof(((struct journal_record *) NULL)->m)
+
+static const struct {
+        const char *name;
+        size_t len;
+        char kind; /* 'i' integer, 's' string, 'o' tree */
+        size_t offset, size; /* strings but "event" */
+} fields[_F_MAX] = {
+        [F_V] = { "v", 1, 'i', 0, 0 },
+        [F_SEQ] = { "seq", 3, 'i', 0, 0 },
+        [F_EVENT] = { "event", 5, 's', 0, 0 },
+        [F_GEN] = { "gen", 3, 'i', 0, 0 },
+        [F_TIME] = { "time", 4, 's', IN_RECORD(time) },
+        [F_WHO] = { "who", 3, 's', IN_RECORD(who) },
+        [F_CONFIG] = { "config", 6, 'o', 0, 0 },
+        [F_BEFORE] = { "before", 6, 'o', 0, 0 },
+        [F_DEADLINE] = { "deadline", 8, 'i', 0, 0 },
+        [F_REPORT] = { "report", 6, 'o', 0, 0 },
+        [F_TO] = { "to", 2, 'i', 0, 0 },
+        [F_REASON] = { "reason", 6, 's', IN_RECORD(reason) },
+        [F_ORIGIN] = { "origin", 6, 'i', 0, 0 },
+};
+
+/* Far below jansson's own depth limit for the whole record (2048), so that
+ * a tree parsed alone is never accepted where the record would not be. */
+#define TREE_MAX_DEPTH 256
+
+/* The end of the string token that starts at p (its opening quote), one
+ * past the closing quote, or NULL; *plain says whether it holds only
+ * printable ASCII without escapes, which is then its value as is. */
+static const char *string_end(const char *p, const char *end, bool *plain)
+{
+        bool simple = true;
+        for (p++; p < end && *p != '"'; p++) {
+                unsigned char c = (unsigned char) *p;
+                if (c < 0x20 || c > 0x7e)
+                        simple = false;
+                else if (c == '\\') {
+                        simple = false;
+                        p++;
+                }
+        }
+        if (p >= end)
+                return NULL;
+        *plain = simple;
+        return p + 1;
+}
+
+/* The end of the object or array that starts at p, one past its closing
+ * bracket, or NULL. It follows only brackets and strings: jansson checks
+ * the text between when it parses the tree. */
+static const char *tree_end(const char *p, const char *end)
+{
+        size_t depth = 0;
+        while (p < end) {
+                char c = *p;
+                if (c == '"') {
+                        bool plain;
+                        p = string_end(p, end, &plain);
+                        if (!p)
+                                return NULL;
+                        continue;
+                }
+                p++;
+                if (c == '{' || c == '[') {
+                        if (++depth > TREE_MAX_DEPTH)
+                                return NULL;
+                } else if ((c == '}' || c == ']') && (depth == 0 || --depth == 0))
+                        return p;
+        }
+        return NULL;
+}
+
+/* A JSON integer token that is a plain non-negative decimal fitting
+ * json_int_t (a "-", a fraction or an exponent: false). */
+static bool scan_uint(const char **pp, const char *end, json_int_t *ret)
+{
+        const char *p = *pp;
+        if (p == end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+                return false;
+        uint64_t v = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                unsigned digit = (unsigned) (*p - '0');
+                if (v > ((uint64_t) INT64_MAX - digit) / 10)
+                        return false;
+                v = v * 10 + digit;
+        }
+        if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+                return false;
+        *pp = p;
+        *ret = (json_int_t) v;
+        return true;
+}
+
+/* Copies the value of the string token [start, stop) into buf as
+ * snprintf("%s") would copy jansson's decoded string. */
+static bool copy_string(const char *start, const char *stop, bool plain, char *buf, size_t size)
+{
+        if (plain) {
+                size_t n = (size_t) (stop - start) - 2;
+                if (n >= size)
+                        n = size - 1;
+                memcpy(buf, start + 1, n);
+                buf[n] = '\0';
+                return true;
+        }
+        json_error_t e;
+        json_t *s = json_loadb(start, (size_t) (stop - start), JSON_DECODE_ANY, &e);
+        bool ok = json_is_string(s);
+        if (ok)
+                snprintf(buf, size, "%s", json_string_value(s));
+        json_decref(s);
+        return ok;
+}
+
+static int decode_quick(struct decoder *d, const char *line, size_t len, struct journal_record *ret)
+{
+        const char *text = line + 65, *p = text, *end = text + (len - 65);
+        char hex[65];
+        sha256_hex(d ? &d->sha : NULL, text, len - 65, hex);
+        if (memcmp(hex, line, 64) != 0 || p == end || *p++ != '{')
+                return 1;
+
+        struct journal_record r = { 0 };
+        json_int_t ints[_F_MAX] = { 0 };
+        json_t *trees[_F_MAX] = { NULL };
+        const char *event = NULL;
+        size_t event_len = 0;
+        unsigned seen = 0;
+        int result = 1;
+        for (;;) {
+                /* A key, written as is. */
+                if (p == end || *p != '"')
+                        goto out;
+                bool plain;
+                const char *key = p, *stop = string_end(p, end, &plain);
+                if (!stop || !plain || stop == end || *stop != ':')
+                        goto out;
+                size_t key_len = (size_t) (stop - key) - 2;
+                int f = 0;
+                while (f < _F_MAX &&
+                       (fields[f].len != key_len || memcmp(fields[f].name, key + 1, key_len) != 0))
+                        f++;
+                if (f == _F_MAX || (seen & (1u << f)))
+                        goto out;
+                seen |= 1u << f;
+                p = stop + 1;
+
+                /* Its value. */
+                switch (fields[f].kind) {
+                case 'i':
+                        if (!scan_uint(&p, end, &ints[f]))
+                                goto out;
+                        break;
+                case 's':
+                        if (p == end || *p != '"' || !(stop = string_end(p, end, &plain)))
+                                goto out;
+                        if (f == F_EVENT) {
+                                if (!plain)
+                                        goto out;
+                                event = p + 1;
+                                event_len = (size_t) (stop - p) - 2;
+                        } else if (!copy_string(p, stop, plain, (char *) &r + fields[f].offset, fields[f].size))
+                                goto out;
+                        p = stop;
+                        break;
+                default:
+                        if (p == end || *p != '{' || !(stop = tree_end(p, end)))
+                                goto out;
+                        trees[f] = parse_tree(d, p, (size_t) (stop - p));
+                        if (!trees[f])
+                                goto out;
+                        p = stop;
+                        break;
+                }
+
+                if (p == end)
+                        goto out;
+                if (*p == '}' && p + 1 == end)
+                        break;
+                if (*p++ != ',')
+                        goto out;
+        }
+
+        /* What decode_full() requires of a record. */
+        const unsigned required =
+                1u << F_V | 1u << F_SEQ | 1u << F_EVENT | 1u << F_GEN | 1u << F_TIME | 1u << F_WHO;
+        if ((seen & required) != required || ints[F_V] != JOURNAL_FORMAT || ints[F_SEQ] < 1)
+                goto out;
+        int ev = -1;
+        for (int i = 0; i < _JOURNAL_EVENT_MAX; i++)
+                if (strlen(event_names[i]) == event_len && memcmp(event, event_names[i], event_len) == 0)
+                        ev = i;
+        if (ev < 0 || (ev == JOURNAL_ACCEPTED && !trees[F_CONFIG]) ||
+            (ev == JOURNAL_APPLIED && !trees[F_REPORT]))
+                goto out;
+
+        r.seq = (uint64_t) ints[F_SEQ];
+        r.event = (enum journal_event) ev;
+        r.generation = (uint64_t) ints[F_GEN];
+        r.config = TAKE_PTR(trees[F_CONFIG]);
+        r.before = TAKE_PTR(trees[F_BEFORE]);
+        r.report = TAKE_PTR(trees[F_REPORT]);
+        r.deadline = ints[F_DEADLINE];
+        r.to = (uint64_t) ints[F_TO];
+        r.origin = (uint64_t) ints[F_ORIGIN];
+        *ret = r;
+        result = 0;
+out:
+        for (int f = 0; f < _F_MAX; f++)
+                json_decref(trees[f]);
+        return result;
+}
+
+static int decode(struct decoder *d, const char *line, size_t len, struct journal_record *ret)
+{
+        if (len > 0 && line[len - 1] == '\n')
+                len--;
+        if (len < 67 || line[64] != ' ')
+                return -EBADMSG;
+        int r = decode_quick(d, line, len, ret);
+        return r <= 0 ? r : decode_full(d, line, len, ret);
+}
+
+int journal_decode(const char *line, size_t len, struct journal_record *ret)
+{
+        return decode(NULL, line, len, ret);
 }
 
 /* --- loading and recovery --------------------------------------------------- */
@@ -306,10 +706,21 @@ static int load(struct journal *j, struct errbuf *err)
         j->next_seq = 1;
         j->recovery = (struct journal_recovery) { 0 };
 
-        /* good: the text of the readable lines; bad: the rest. */
-        _cleanup_free_ char *good = malloc(len + 1), *bad = malloc(len + 1);
-        if (!good || !bad)
+        /* Room for every line at once, rather than growing as they come. */
+        size_t lines = 1;
+        for (const char *p = buf; (p = memchr(p, '\n', len - (size_t) (p - buf))); p++)
+                lines++;
+        j->recs = malloc(lines * sizeof(*j->recs));
+        if (!j->recs)
                 return -ENOMEM;
+        j->cap = lines;
+
+        /* good: the text of the readable lines, bad: the rest. good is
+         * copied out only once a line turned out bad; until then it is
+         * the start of buf. */
+        _cleanup_free_ char *good = NULL, *bad = NULL;
+        _cleanup_(decoder_release) struct decoder d;
+        decoder_init(&d);
         size_t good_len = 0, bad_len = 0, bad_lines = 0, pos = 0;
         bool bad_in_middle = false, pending_bad = false;
         int r = 0;
@@ -317,7 +728,7 @@ static int load(struct journal *j, struct errbuf *err)
                 const char *nl = memchr(buf + pos, '\n', len - pos);
                 size_t end = nl ? (size_t) (nl - buf) + 1 : len;
                 struct journal_record rec;
-                r = nl ? journal_decode(buf + pos, end - pos, &rec) : -EBADMSG;
+                r = nl ? decode(&d, buf + pos, end - pos, &rec) : -EBADMSG;
                 if (r == -EPROTONOSUPPORT) {
                         free_records(j);
                         return errbuf_set(err, r,
@@ -333,9 +744,17 @@ static int load(struct journal *j, struct errbuf *err)
                                 journal_record_release(&rec);
                                 return r;
                         }
-                        memcpy(good + good_len, buf + pos, end - pos);
+                        if (good)
+                                memcpy(good + good_len, buf + pos, end - pos);
                         good_len += end - pos;
                 } else {
+                        if (!bad) {
+                                good = malloc(len + 1);
+                                bad = malloc(len + 1);
+                                if (!good || !bad)
+                                        return -ENOMEM;
+                                memcpy(good, buf, good_len);
+                        }
                         memcpy(bad + bad_len, buf + pos, end - pos);
                         bad_len += end - pos;
                         bad_lines++;

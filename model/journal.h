@@ -57,6 +57,9 @@ struct journal_record {
         uint64_t generation;
         char time[32];
         char who[128];
+        /* The trees hold a reference each, and may be shared with other
+         * records (a replay parses a repeated text once) and with callers:
+         * nobody changes them. */
         json_t *config;     /* accepted: the config (owned) */
         json_t *before;     /* accepted: kernel values it replaced (owned, may be NULL) */
         int64_t deadline;   /* accepted: confirm deadline, Unix seconds; 0 = none */

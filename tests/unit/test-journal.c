@@ -916,6 +916,437 @@ static void test_decode_newer_format(void **state)
                 json_decref(owned[i]);
 }
 
+/* --- the quick decoder against jansson ------------------------------------------ */
+
+/* The decoder journal.c had before it read the top level itself: jansson
+ * parses the whole text and json_unpack_ex() reads it. journal_decode must
+ * give exactly its answer, for every line. */
+static int decode_by_jansson(const char *line, size_t len, struct journal_record *ret)
+{
+        if (len > 0 && line[len - 1] == '\n')
+                len--;
+        if (len < 67 || line[64] != ' ')
+                return -EBADMSG;
+        const char *text = line + 65;
+        size_t tlen = len - 65;
+        json_error_t e;
+        json_t *o = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &e);
+        json_int_t v = 0;
+        if (o && json_unpack(o, "{s:I}", "v", &v) == 0 && v > JOURNAL_FORMAT) {
+                json_decref(o);
+                return -EPROTONOSUPPORT;
+        }
+        char hex[65];
+        sha256_hex(text, tlen, hex);
+        int r = -EBADMSG;
+        json_int_t seq = 0, gen = 0, deadline = 0, to = 0, origin = 0;
+        const char *event = NULL, *when = NULL, *who = NULL, *reason = NULL;
+        json_t *config = NULL, *before = NULL, *report = NULL;
+        if (memcmp(hex, line, 64) != 0 || !o || v != JOURNAL_FORMAT ||
+            json_unpack_ex(o, &e, 0, "{s:I, s:s, s:I, s:s, s:s, s?o, s?o, s?I, s?o, s?I, s?s, s?I}", "seq", &seq,
+                           "event", &event, "gen", &gen, "time", &when, "who", &who, "config", &config, "before",
+                           &before, "deadline", &deadline, "report", &report, "to", &to, "reason", &reason, "origin",
+                           &origin) < 0 ||
+            seq < 1 || gen < 0 || to < 0 || origin < 0)
+                goto out;
+        static const char *const names[] = { "accepted", "applied", "confirmed", "reverted" };
+        int ev = -1;
+        for (int i = 0; i < 4; i++)
+                if (strcmp(event, names[i]) == 0)
+                        ev = i;
+        if (ev < 0 || (ev == JOURNAL_ACCEPTED && !json_is_object(config)) ||
+            (ev == JOURNAL_APPLIED && !json_is_object(report)))
+                goto out;
+        struct journal_record rec = {
+                .seq = (uint64_t) seq,
+                .event = (enum journal_event) ev,
+                .generation = (uint64_t) gen,
+                .config = json_incref(config),
+                .before = json_incref(before),
+                .report = json_incref(report),
+                .deadline = deadline,
+                .to = (uint64_t) to,
+                .origin = (uint64_t) origin,
+        };
+        snprintf(rec.time, sizeof(rec.time), "%s", when);
+        snprintf(rec.who, sizeof(rec.who), "%s", who);
+        if (reason)
+                snprintf(rec.reason, sizeof(rec.reason), "%s", reason);
+        *ret = rec;
+        r = 0;
+out:
+        json_decref(o);
+        return r;
+}
+
+/* A line with a valid checksum around len bytes of body, NULs allowed. */
+static char *make_line_n(const char *body, size_t len, size_t *ret_len)
+{
+        char hex[65];
+        sha256_hex(body, len, hex);
+        char *line = malloc(64 + 1 + len + 2);
+        assert_non_null(line);
+        memcpy(line, hex, 64);
+        line[64] = ' ';
+        memcpy(line + 65, body, len);
+        line[65 + len] = '\n';
+        line[66 + len] = '\0';
+        *ret_len = 66 + len;
+        return line;
+}
+
+static size_t n_agreeing, n_accepted;
+
+/* journal_decode and decode_by_jansson give the same answer for the line:
+ * the same error, or the same record, field by field, trees by value and
+ * by type. */
+static void check_decoders_agree(const char *line, size_t len, const char *what)
+{
+        struct journal_record got, want;
+        memset(&got, 0xa5, sizeof(got));
+        struct journal_record untouched = got;
+        memset(&want, 0, sizeof(want));
+        int r = journal_decode(line, len, &got);
+        int w = decode_by_jansson(line, len, &want);
+        if (r != w)
+                fail_msg("%s: journal_decode(\"%.*s\") returned %d, jansson's decoder %d", what, (int) len, line, r,
+                         w);
+        if (r == 0) {
+                check_record_equal(&got, &want, what);
+                journal_record_release(&got);
+                journal_record_release(&want);
+                n_accepted++;
+        } else if (memcmp(&got, &untouched, sizeof(got)) != 0) {
+                fail_msg("%s: journal_decode wrote its result on failure", what);
+        }
+        n_agreeing++;
+}
+
+/* body with each ' made a ", so that the tests' JSON reads more easily. */
+static void check_body_agrees(const char *body, const char *what)
+{
+        char *text = strdup(body);
+        assert_non_null(text);
+        for (char *p = text; (p = strchr(p, '\'')); p++)
+                *p = '"';
+        size_t len;
+        char *line = make_line_n(text, strlen(text), &len);
+        free(text);
+        check_decoders_agree(line, len, what);
+        free(line);
+}
+
+/* A config nested depth deep: {"a":{"a":…{}…}}. */
+static char *nested(size_t depth)
+{
+        char *s = malloc(depth * 6 + 3);
+        assert_non_null(s);
+        size_t n = 0;
+        for (size_t i = 0; i < depth; i++) {
+                memcpy(s + n, "{\"a\":", 5);
+                n += 5;
+        }
+        s[n++] = '{';
+        memset(s + n, '}', depth + 1);
+        n += depth + 1;
+        s[n] = '\0';
+        return s;
+}
+
+/* Records in every shape the encoder writes, and hand-written ones in
+ * shapes it never writes but a line with a valid checksum can hold; then
+ * each byte of each encoded record replaced, doubled or dropped (the
+ * checksum made valid again). */
+static void test_decode_agrees_with_jansson(void **state)
+{
+        (void) state;
+        n_agreeing = n_accepted = 0;
+        struct journal_record recs[4];
+        json_t *owned[3];
+        example_records(recs, owned);
+        char *lines[4];
+        for (int i = 0; i < 4; i++) {
+                lines[i] = journal_encode(&recs[i]);
+                check_decoders_agree(lines[i], strlen(lines[i]), "an encoded record");
+        }
+
+        /* In these, ' stands for the JSON text's ". */
+        static const char *const bodies[] = {
+                /* As the encoder writes them, in other orders and spacings. */
+                "{'v':1,'seq':1,'event':'confirmed','gen':0,'time':'t','who':'w'}",
+                "{'who':'w','time':'t','gen':2,'event':'confirmed','seq':1,'v':1}",
+                "{ 'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'} ",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}\x09",
+                "{'v' :1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{ }}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{'a':[1, 2]}}",
+                /* Escapes and other characters in keys and strings. */
+                "{'\\u0076':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirm\\u0065d','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'a\\'b\\\\c\\/d\\n'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'\xc3\xbc\xe2\x82\xac'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'\xc3'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'\xed\xa0\x80'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'a\\u0000b'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'\\ud83d\\ude00'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'\\ud83d'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'a\x7f'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'a\x1f'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'a\\x'}",
+                "{'v':1,'seq':1,'event':'reverted','gen':2,'time':'t','who':'w','reason':'\\u00fc'}",
+                /* Strings longer than the record's fields. */
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'2026-11-27T10:00:00Z-and-more-than-thi"
+                "rty-two','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'0123456789012345678901234567"
+                "89012345678901234567890123456789012345678901234567890123456789012345678901234567890123456"
+                "78901234567890123456789'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'0123456789012345678901234567"
+                "89012345678901234567890123456789012345678901234567890123456789012345678901234567890123456"
+                "7890123456789\xc3\xbc\xc3\xbc'}",
+                /* Keys unknown, repeated, missing. */
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','x':[1,{}]}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','x':[1,{]}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','seq':1}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','\\u0073eq':1}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t'}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','config':{}}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{'a':1,'a':2}}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{'a':1,'\\u0061':"
+                "2}}",
+                /* Trees of other types. */
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':[]}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{},'before':null}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{},'before':[1]}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','report':'x'}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':[{}]}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':[1,2.5,-3,1e3"
+                ",true,false,null,'s']}}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':9223372036854"
+                "775808}}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':']}'}}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':'\\'}'}}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':1}}}",
+                "{'v':1,'seq':1,'event':'applied','gen':2,'time':'t','who':'w','report':{'a':1]}",
+                /* Numbers at and past the edges, and of other kinds. */
+                "{'v':1,'seq':9223372036854775807,'event':'confirmed','gen':9223372036854775807,'time':'t'"
+                ",'who':'w'}",
+                "{'v':1,'seq':9223372036854775808,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':18446744073709551616,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':0,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':-1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':01,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1.0,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1e0,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1E0,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':'1','event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':null,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':-0,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':-2,'time':'t','who':'w'}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{},'deadline':-5}",
+                "{'v':1,'seq':1,'event':'accepted','gen':2,'time':'t','who':'w','config':{},'deadline':nul"
+                "l}",
+                "{'v':1,'seq':1,'event':'reverted','gen':2,'time':'t','who':'w','to':-1}",
+                "{'v':1,'seq':1,'event':'reverted','gen':2,'time':'t','who':'w','reason':null}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','to':3,'origin':4}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w','origin':-4}",
+                /* The format number. */
+                "{'v':2,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':2}",
+                "{'v':2,'v':2}",
+                "{'v':2,'x':[}",
+                "{'v':0,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':1.0,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                "{'v':'2','seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}",
+                /* Not an object, or not one alone. */
+                "[{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}]",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'}{}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w',}",
+                "{'v':1,'seq':1,'event':'confirmed','gen':2,'time':'t','who':'w'",
+                "{}",
+                "",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+                char what[64];
+                snprintf(what, sizeof(what), "hand-written body %zu", i);
+                check_body_agrees(bodies[i], what);
+        }
+
+        /* Strings at the lengths of the record's fields, either side. */
+        const struct {
+                const char *key;
+                size_t size;
+        } fits[] = { { "time", 32 }, { "who", 128 }, { "reason", 64 } };
+        for (size_t i = 0; i < ELEMENTSOF(fits); i++)
+                for (size_t n = fits[i].size - 2; n <= fits[i].size + 1; n++) {
+                        char value[256], *body = NULL, what[64];
+                        memset(value, 'x', n);
+                        value[n] = '\0';
+                        assert_true(asprintf(&body,
+                                             "{\"v\":1,\"seq\":1,\"event\":\"reverted\",\"gen\":2,\"time\":\"t\","
+                                             "\"who\":\"w\",\"reason\":\"r\",\"%s\":\"%s\"}",
+                                             fits[i].key, value) > 0);
+                        /* The key given twice would be refused: drop the first. */
+                        char *first = strstr(body, fits[i].key);
+                        char *comma = strchr(first, ',');
+                        memmove(first - 1, comma + 1, strlen(comma + 1) + 1);
+                        snprintf(what, sizeof(what), "\"%s\" of %zu bytes", fits[i].key, n);
+                        check_body_agrees(body, what);
+                        free(body);
+                }
+
+        /* Deep trees: fine for jansson up to its limit for the whole record. */
+        const size_t depths[] = { 200, 255, 256, 257, 300, 2046, 2047, 2048 };
+        for (size_t i = 0; i < ELEMENTSOF(depths); i++) {
+                char *tree = nested(depths[i]), *body = NULL, what[64];
+                assert_true(asprintf(&body,
+                                     "{\"v\":1,\"seq\":1,\"event\":\"accepted\",\"gen\":2,\"time\":\"t\",\"who\":"
+                                     "\"w\",\"config\":%s}",
+                                     tree) > 0);
+                snprintf(what, sizeof(what), "config %zu deep", depths[i]);
+                check_body_agrees(body, what);
+                free(body);
+                free(tree);
+        }
+
+        /* Every byte of every encoded record replaced by one of these,
+         * doubled, or dropped. */
+        static const char repl[] = " \t\r\"\\{}[],:0129-+.eE\x01\x7f\x80\xc3x";
+        for (int i = 0; i < 4; i++) {
+                const char *body = lines[i] + 65;
+                size_t blen = strlen(body) - 1;
+                char *edit = malloc(blen + 2);
+                assert_non_null(edit);
+                for (size_t at = 0; at < blen; at++) {
+                        char what[96];
+                        for (size_t c = 0; c <= sizeof(repl) - 1; c++) {
+                                memcpy(edit, body, blen);
+                                edit[at] = c < sizeof(repl) - 1 ? repl[c] : '\0';
+                                size_t len;
+                                char *line = make_line_n(edit, blen, &len);
+                                snprintf(what, sizeof(what), "record %d, byte %zu replaced by 0x%02x", i, at,
+                                         (unsigned char) edit[at]);
+                                check_decoders_agree(line, len, what);
+                                free(line);
+                        }
+                        memcpy(edit, body, at + 1);
+                        memcpy(edit + at + 1, body + at, blen - at);
+                        size_t len;
+                        char *line = make_line_n(edit, blen + 1, &len);
+                        snprintf(what, sizeof(what), "record %d, byte %zu doubled", i, at);
+                        check_decoders_agree(line, len, what);
+                        free(line);
+                        memcpy(edit, body, at);
+                        memcpy(edit + at, body + at + 1, blen - at - 1);
+                        line = make_line_n(edit, blen - 1, &len);
+                        snprintf(what, sizeof(what), "record %d, byte %zu dropped", i, at);
+                        check_decoders_agree(line, len, what);
+                        free(line);
+                }
+                free(edit);
+        }
+        /* The edits must have exercised both answers. */
+        if (n_accepted < 100 || n_agreeing - n_accepted < 100)
+                fail_msg("only %zu lines accepted and %zu refused: the edits test too little", n_accepted,
+                         n_agreeing - n_accepted);
+        for (int i = 0; i < 4; i++)
+                free(lines[i]);
+        for (int i = 0; i < 3; i++)
+                json_decref(owned[i]);
+}
+
+/* A replay shares the tree of a text it parsed already, so it must tell
+ * texts apart exactly: records whose trees are alike, alike but for one
+ * byte, or the same, each come back as they were written, checked
+ * against a decode of their own line alone. */
+static void test_replay_repeated_trees(void **state)
+{
+        char *dir = path_in(*state, "state");
+        char *file = path_in(dir, JOURNAL);
+        struct journal *j = open_ok(dir, 1000);
+        enum { GENS = 300 };
+        for (uint64_t gen = 1; gen <= GENS; gen++) {
+                /* Configs of 5 kinds, so most repeat an earlier one; the
+                 * before of one generation is the config of another. */
+                json_t *config = config_for(gen % 5 + 1), *before = config_for(gen % 7 + 1);
+                struct journal_record rec = {
+                        .event = JOURNAL_ACCEPTED, .generation = gen, .config = config, .before = before
+                };
+                snprintf(rec.who, sizeof(rec.who), "admin");
+                append_ok(j, &rec);
+                json_decref(config);
+                json_decref(before);
+                add_applied(j, gen % 3 + 1);
+        }
+        size_t n;
+        const struct journal_record *recs = journal_records(j, &n);
+        assert_int_equal(n, 2 * GENS);
+        char *written = encode_all(j);
+        journal_close(j);
+
+        j = open_ok(dir, 1000);
+        check_recovery_clean(j, "reopen with repeated trees");
+        recs = journal_records(j, &n);
+        assert_int_equal(n, 2 * GENS);
+        size_t len;
+        char *text = slurp(file, &len);
+        assert_string_equal(text, written);
+        const char *p = text;
+        for (size_t i = 0; i < n; i++) {
+                const char *nl = strchr(p, '\n');
+                assert_non_null(nl);
+                struct journal_record alone;
+                assert_int_equal(journal_decode(p, (size_t) (nl - p + 1), &alone), 0);
+                char what[64];
+                snprintf(what, sizeof(what), "record %zu after a replay", i);
+                check_record_equal(&recs[i], &alone, what);
+                journal_record_release(&alone);
+                p = nl + 1;
+        }
+        char *again = encode_all(j);
+        assert_string_equal(again, written);
+        journal_close(j);
+        free(again);
+        free(text);
+        free(written);
+        free(file);
+        free(dir);
+}
+
+/* A bad first line: the good lines after it are kept and the file
+ * rewritten with them alone. */
+static void test_corrupt_first(void **state)
+{
+        char *dir = path_in(*state, "state");
+        char *file = path_in(dir, JOURNAL);
+        struct journal *j = open_ok(dir, 10);
+        add_accepted(j, 1, 0, 0);
+        add_applied(j, 1);
+        add_confirmed(j, 1);
+        char *want = encode_all(j);
+        journal_close(j);
+
+        char *text = NULL;
+        assert_true(asprintf(&text, "%064d {}\n%s", 0, want) > 0);
+        spit(file, text, strlen(text));
+        free(text);
+
+        j = open_ok(dir, 10);
+        assert_int_equal(journal_recovery(j)->corrupt_records, 1);
+        char *records = encode_all(j);
+        assert_string_equal(records, want);
+        free(records);
+        text = slurp(file, NULL);
+        assert_string_equal(text, want);
+        free(text);
+        assert_int_equal(count_corrupt(dir, NULL, 0), 1);
+        journal_close(j);
+        free(want);
+        free(file);
+        free(dir);
+}
+
 static void test_open_empty(void **state)
 {
         const char *tmp = *state;
@@ -1877,12 +2308,15 @@ int main(void)
                 cmocka_unit_test(test_decode_round_trip),
                 cmocka_unit_test(test_decode_damaged),
                 cmocka_unit_test(test_decode_newer_format),
+                cmocka_unit_test(test_decode_agrees_with_jansson),
                 cmocka_unit_test_setup_teardown(test_open_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_append_replay_reopen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revert_to_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_tail, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_corrupt_first, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_replay_repeated_trees, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
