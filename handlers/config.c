@@ -119,6 +119,49 @@ static int parse_confirm_within(const struct request *req, int64_t *ret_s, struc
         return 0;
 }
 
+/* Answers a report of kernel writes (taken): 200 with it, or, when a write
+ * was refused or the journal failed after the kernel was written, a 500
+ * problem that carries it. res is borrowed. */
+static int answer_report(const struct request *req, const struct change_result *res, json_t *report,
+                         struct response *ret)
+{
+        _cleanup_json_ json_t *owned = report;
+        int r;
+        /* A write the kernel refused is an error the client must not miss,
+         * so it is a problem response; the report travels inside it, since
+         * the other writes did happen. A short allocation is not an error:
+         * the kernel did what it could, and the report says how much. */
+        const char *first_error = NULL;
+        size_t refused = 0;
+        for (size_t i = 0; i < res->apply.n_items; i++)
+                if (res->apply.items[i].status == APPLY_FAILED) {
+                        refused++;
+                        first_error = first_error ? first_error : res->apply.items[i].error;
+                }
+        for (size_t i = 0; i < res->apply.n_thp; i++)
+                if (res->apply.thp[i].status == APPLY_FAILED) {
+                        refused++;
+                        first_error = first_error ? first_error : res->apply.thp[i].error;
+                }
+        if (refused > 0 || res->journal_failed) {
+                if (refused > 0)
+                        r = response_problem(ret, 500, "kernel-write-failed", req->path,
+                                             "%zu write%s failed, so the node holds only part of generation %" PRIu64
+                                             "; the first: %s",
+                                             refused, refused == 1 ? " was refused or" : "s were refused or",
+                                             res->generation, first_error);
+                else
+                        r = response_problem(ret, 500, "journal", req->path, "%s", res->message);
+                if (r == 0 && json_object_update(ret->body, owned) < 0)
+                        r = -ENOMEM;
+                return r;
+        }
+        r = response_json(ret, 200, TAKE_PTR(owned));
+        if (r == 0)
+                set_etag(ret, res->generation);
+        return r;
+}
+
 /* The answer to a change, from the model's result. */
 static int change_response(const struct request *req, struct change_result *res, struct response *ret)
 {
@@ -158,39 +201,7 @@ static int change_response(const struct request *req, struct change_result *res,
                                 res->deadline ? iso_time(res->deadline) : json_null()) < 0)
                 return -ENOMEM;
 
-        /* A write the kernel refused is an error the client must not miss,
-         * so it is a problem response; the report travels inside it, since
-         * the other writes did happen. A short allocation is not an error:
-         * the kernel did what it could, and the report says how much. */
-        const char *first_error = NULL;
-        size_t refused = 0;
-        for (size_t i = 0; i < res->apply.n_items; i++)
-                if (res->apply.items[i].status == APPLY_FAILED) {
-                        refused++;
-                        first_error = first_error ? first_error : res->apply.items[i].error;
-                }
-        for (size_t i = 0; i < res->apply.n_thp; i++)
-                if (res->apply.thp[i].status == APPLY_FAILED) {
-                        refused++;
-                        first_error = first_error ? first_error : res->apply.thp[i].error;
-                }
-        if (refused > 0 || res->journal_failed) {
-                if (refused > 0)
-                        r = response_problem(ret, 500, "kernel-write-failed", req->path,
-                                             "%zu write%s failed, so the node holds only part of generation %" PRIu64
-                                             "; the first: %s",
-                                             refused, refused == 1 ? " was refused or" : "s were refused or",
-                                             res->generation, first_error);
-                else
-                        r = response_problem(ret, 500, "journal", req->path, "%s", res->message);
-                if (r == 0 && json_object_update(ret->body, report) < 0)
-                        r = -ENOMEM;
-                return r;
-        }
-        r = response_json(ret, 200, TAKE_PTR(report));
-        if (r == 0)
-                set_etag(ret, res->generation);
-        return r;
+        return answer_report(req, res, TAKE_PTR(report), ret);
 }
 
 /* Runs a change of config c (borrowed); origin as for change_apply. */
@@ -310,33 +321,7 @@ static int revert_response(const struct request *req, uint64_t reverted, const s
             json_object_set_new(report, "time", json_string(when)) < 0 ||
             json_object_set_new(report, "message", json_string(res->message)) < 0)
                 return -ENOMEM;
-
-        /* As for a change: a write the kernel refused, or a journal that
-         * could not record the revert, is a problem with the report in it. */
-        const char *first_error = NULL;
-        for (size_t i = 0; i < res->apply.n_items && !first_error; i++)
-                if (res->apply.items[i].status == APPLY_FAILED)
-                        first_error = res->apply.items[i].error;
-        for (size_t i = 0; i < res->apply.n_thp && !first_error; i++)
-                if (res->apply.thp[i].status == APPLY_FAILED)
-                        first_error = res->apply.thp[i].error;
-        int r;
-        if (first_error || res->journal_failed) {
-                if (first_error)
-                        r = response_problem(ret, 500, "kernel-write-failed", req->path,
-                                             "generation %" PRIu64 " could not be written back in full; the first "
-                                             "refused write: %s",
-                                             res->generation, first_error);
-                else
-                        r = response_problem(ret, 500, "journal", req->path, "%s", res->message);
-                if (r == 0 && json_object_update(ret->body, report) < 0)
-                        r = -ENOMEM;
-                return r;
-        }
-        r = response_json(ret, 200, TAKE_PTR(report));
-        if (r == 0)
-                set_etag(ret, res->generation);
-        return r;
+        return answer_report(req, res, TAKE_PTR(report), ret);
 }
 
 /* Undoes the change awaiting confirmation now, as its deadline would: the
